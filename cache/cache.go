@@ -1,0 +1,88 @@
+// Package cache holds what the filesystem knows of remote names: values
+// with a TTL, and negative entries ("this name does not exist") with a
+// shorter one. It knows nothing of HTTP or FUSE; it is an LRU on
+// hashicorp/golang-lru/v2's expirable cache.
+package cache
+
+import (
+	"time"
+
+	"github.com/hashicorp/golang-lru/v2/expirable"
+)
+
+// Options size the cache and set how long entries stay fresh.
+type Options struct {
+	Size        int           // number of entries (default 10000)
+	TTL         time.Duration // freshness of positive entries (default 30s)
+	NegativeTTL time.Duration // freshness of "missing" entries (default 5s)
+}
+
+// Entry is a cached answer: either a value or the knowledge that the name
+// is missing.
+type Entry[V any] struct {
+	Value   V
+	Missing bool
+}
+
+type item[V any] struct {
+	entry   Entry[V]
+	expires time.Time
+}
+
+// Cache is a size-bounded, TTL-bounded map of names to values. It is safe
+// for concurrent use (the LRU has its own lock).
+type Cache[V any] struct {
+	lru  *expirable.LRU[string, item[V]]
+	opts Options
+	now  func() time.Time
+}
+
+// New returns an empty cache.
+func New[V any](opts Options) *Cache[V] {
+	if opts.Size <= 0 {
+		opts.Size = 10000
+	}
+	if opts.TTL <= 0 {
+		opts.TTL = 30 * time.Second
+	}
+	if opts.NegativeTTL <= 0 {
+		opts.NegativeTTL = 5 * time.Second
+	}
+	if opts.NegativeTTL > opts.TTL {
+		opts.NegativeTTL = opts.TTL
+	}
+	return &Cache[V]{lru: expirable.NewLRU[string, item[V]](opts.Size, nil, opts.TTL), opts: opts, now: time.Now}
+}
+
+// Get returns the fresh entry for name, if any.
+func (c *Cache[V]) Get(name string) (Entry[V], bool) {
+	it, ok := c.lru.Get(name)
+	if !ok {
+		return Entry[V]{}, false
+	}
+	if c.now().After(it.expires) {
+		c.lru.Remove(name)
+		return Entry[V]{}, false
+	}
+	return it.entry, true
+}
+
+// Put records that name has value v.
+func (c *Cache[V]) Put(name string, v V) {
+	c.lru.Add(name, item[V]{entry: Entry[V]{Value: v}, expires: c.now().Add(c.opts.TTL)})
+}
+
+// PutMissing records that name does not exist.
+func (c *Cache[V]) PutMissing(name string) {
+	c.lru.Add(name, item[V]{entry: Entry[V]{Missing: true}, expires: c.now().Add(c.opts.NegativeTTL)})
+}
+
+// Remove forgets name.
+func (c *Cache[V]) Remove(name string) {
+	c.lru.Remove(name)
+}
+
+// Len is the number of entries held, fresh or not yet evicted.
+func (c *Cache[V]) Len() int {
+	return c.lru.Len()
+}

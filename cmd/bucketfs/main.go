@@ -1,0 +1,179 @@
+// Command bucketfs mounts an S3 bucket as a directory.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"github.com/sirupsen/logrus"
+
+	"github.com/bucketfs/bucketfs/cache"
+	bfs "github.com/bucketfs/bucketfs/fs"
+	"github.com/bucketfs/bucketfs/s3client"
+)
+
+const usage = `Usage: bucketfs [options] BUCKET[:/PREFIX] MOUNTPOINT
+
+Mounts an S3 bucket (or the keys under PREFIX in it) at MOUNTPOINT and
+serves it in the foreground until SIGINT/SIGTERM or umount.
+
+Credentials come from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and
+AWS_SESSION_TOKEN; without them requests are anonymous.
+
+Example:
+  AWS_ACCESS_KEY_ID=... AWS_SECRET_ACCESS_KEY=... \
+    bucketfs --endpoint http://127.0.0.1:9000 mybucket /mnt/mybucket
+
+Options:
+`
+
+// config is everything the command line says.
+type config struct {
+	source, mountpoint string
+	s3                 s3client.Options
+	fs                 bfs.Options
+	cache              cache.Options
+	entryTimeout       time.Duration
+	logLevel           string
+	debugFUSE          bool
+}
+
+func main() {
+	cfg, err := parseArgs(os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bucketfs: %v\n", err)
+		os.Exit(2)
+	}
+	if err := run(cfg); err != nil {
+		fmt.Fprintf(os.Stderr, "bucketfs: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// parseArgs reads flags (before, between or after the two arguments).
+func parseArgs(args []string) (config, error) {
+	var cfg config
+	fl := flag.NewFlagSet("bucketfs", flag.ContinueOnError)
+	fl.Usage = func() {
+		fmt.Fprint(fl.Output(), usage)
+		fl.PrintDefaults()
+	}
+	fl.StringVar(&cfg.s3.Endpoint, "endpoint", "https://s3.amazonaws.com", "S3 endpoint URL, e.g. http://127.0.0.1:9000")
+	fl.StringVar(&cfg.s3.Region, "region", "us-east-1", "region used in signatures")
+	fl.DurationVar(&cfg.cache.TTL, "cache-ttl", 30*time.Second, "how long file attributes stay cached")
+	fl.DurationVar(&cfg.cache.NegativeTTL, "negative-cache-ttl", 5*time.Second, "how long a missing name stays cached")
+	fl.IntVar(&cfg.cache.Size, "cache-size", 100000, "number of names in the attribute cache")
+	fl.DurationVar(&cfg.entryTimeout, "kernel-cache-ttl", time.Second, "how long the kernel caches names and attributes")
+	fl.StringVar(&cfg.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fl.BoolVar(&cfg.debugFUSE, "debug-fuse", false, "log every FUSE request")
+	fl.BoolVar(new(bool), "f", true, "stay in the foreground (the only mode for now)")
+	var positional []string
+	for {
+		if err := fl.Parse(args); err != nil {
+			return cfg, err
+		}
+		args = fl.Args()
+		if len(args) == 0 {
+			break
+		}
+		positional = append(positional, args[0])
+		args = args[1:]
+	}
+	if len(positional) != 2 {
+		fl.Usage()
+		return cfg, fmt.Errorf("want BUCKET and MOUNTPOINT, got %d arguments", len(positional))
+	}
+	cfg.source, cfg.mountpoint = positional[0], positional[1]
+	bucket, prefix, _ := strings.Cut(cfg.source, ":")
+	prefix = strings.Trim(prefix, "/")
+	if bucket == "" {
+		return cfg, fmt.Errorf("empty bucket name in %q", cfg.source)
+	}
+	if prefix != "" {
+		prefix += "/"
+	}
+	cfg.fs.Bucket, cfg.fs.Prefix = bucket, prefix
+	cfg.fs.UID, cfg.fs.GID = uint32(os.Getuid()), uint32(os.Getgid())
+	cfg.s3.Credentials = s3client.Credentials{
+		AccessKey:    os.Getenv("AWS_ACCESS_KEY_ID"),
+		SecretKey:    os.Getenv("AWS_SECRET_ACCESS_KEY"),
+		SessionToken: os.Getenv("AWS_SESSION_TOKEN"),
+	}
+	return cfg, nil
+}
+
+func run(cfg config) error {
+	logger := logrus.New()
+	logger.SetFormatter(&logrus.TextFormatter{FullTimestamp: true})
+	level, err := logrus.ParseLevel(cfg.logLevel)
+	if err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	logger.SetLevel(level)
+
+	cfg.s3.Log = logger.WithField("component", "s3client")
+	client, err := s3client.New(cfg.s3)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	err = client.HeadBucket(ctx, cfg.fs.Bucket)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("cannot mount bucket %q from %s: %w", cfg.fs.Bucket, cfg.s3.Endpoint, err)
+	}
+
+	attrs := cache.New[bfs.Attr](cfg.cache)
+	_, root := bfs.New(client, attrs, cfg.fs, logger.WithField("component", "fs"))
+	fuseLog := logger.WithField("component", "fuse")
+	timeout := cfg.entryTimeout
+	server, err := gofs.Mount(cfg.mountpoint, root, &gofs.Options{
+		EntryTimeout:    &timeout,
+		AttrTimeout:     &timeout,
+		NegativeTimeout: &timeout,
+		Logger:          log.New(fuseLog.WriterLevel(logrus.DebugLevel), "", 0),
+		MountOptions: fuse.MountOptions{
+			FsName:      "bucketfs:" + cfg.source,
+			Name:        "bucketfs",
+			Debug:       cfg.debugFUSE,
+			DirectMount: true,
+			MaxWrite:    1 << 20,
+			Logger:      log.New(fuseLog.WriterLevel(logrus.DebugLevel), "", 0),
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("mount %s: %w", cfg.mountpoint, err)
+	}
+	logger.Infof("mounted %s at %s", cfg.source, cfg.mountpoint)
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		for sig := range sigs {
+			logger.Infof("%v: unmounting %s", sig, cfg.mountpoint)
+			if err := server.Unmount(); err != nil {
+				// Busy: detach now, finish open files, then exit.
+				logger.Warnf("unmount: %v; detaching lazily", err)
+				if err := syscall.Unmount(cfg.mountpoint, syscall.MNT_DETACH); err != nil {
+					logger.Errorf("lazy unmount: %v", err)
+				}
+			}
+		}
+	}()
+	server.Wait()
+	logger.Infof("unmounted %s", cfg.mountpoint)
+	return nil
+}

@@ -1,0 +1,191 @@
+package fs
+
+import (
+	"context"
+	"io"
+	"sync"
+	"syscall"
+	"time"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+)
+
+// maxSkip is how far ahead of the open stream a read may land and still
+// be served by reading on instead of starting a new GET.
+const maxSkip = 1 << 20
+
+// handle is one open file. Reads of a file without pending writes stream
+// from one GET that is reused while reads are sequential.
+type handle struct {
+	file     *File
+	writable bool
+
+	mu     sync.Mutex // protects the fields below
+	body   io.ReadCloser
+	pos    int64 // offset of the next byte of body
+	cancel context.CancelFunc
+}
+
+var _ = (gofs.FileReader)((*handle)(nil))
+
+// Read serves from the write buffer if there is one, else from S3.
+func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	f := h.file
+	f.mu.Lock()
+	if f.loaded {
+		defer f.mu.Unlock()
+		if off >= int64(len(f.data)) {
+			return fuse.ReadResultData(nil), 0
+		}
+		n := copy(dest, f.data[off:])
+		return fuse.ReadResultData(dest[:n]), 0
+	}
+	size := f.size
+	key, ok := f.key()
+	f.mu.Unlock()
+	if !ok {
+		return nil, syscall.ENOENT
+	}
+	if off >= size {
+		return fuse.ReadResultData(nil), 0
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n, err := h.readStream(key, dest, off)
+	if err != nil {
+		return nil, f.fsys.errno("read", key, err)
+	}
+	return fuse.ReadResultData(dest[:n]), 0
+}
+
+// readStream fills dest from offset off, reusing the open GET when off is
+// at or a little ahead of its position. h.mu must be held.
+func (h *handle) readStream(key string, dest []byte, off int64) (int, error) {
+	for attempt := 0; ; attempt++ {
+		if h.body != nil && off >= h.pos && off-h.pos <= maxSkip {
+			if _, err := io.CopyN(io.Discard, h.body, off-h.pos); err == nil {
+				h.pos = off
+				n, err := io.ReadFull(h.body, dest)
+				h.pos += int64(n)
+				if err == nil || err == io.EOF || err == io.ErrUnexpectedEOF {
+					return n, nil
+				}
+			}
+		}
+		h.closeStream()
+		if attempt > 0 {
+			break
+		}
+		// The stream outlives this request, so it gets its own context.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		body, _, err := h.file.fsys.store.GetObject(ctx, h.file.fsys.opts.Bucket, key, off, -1)
+		if err != nil {
+			cancel()
+			return 0, err
+		}
+		h.body, h.pos, h.cancel = body, off, cancel
+	}
+	// A fresh stream failed too: one plain ranged GET for exactly this read.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	body, _, err := h.file.fsys.store.GetObject(ctx, h.file.fsys.opts.Bucket, key, off, int64(len(dest)))
+	if err != nil {
+		return 0, err
+	}
+	defer body.Close()
+	n, err := io.ReadFull(body, dest)
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		err = nil
+	}
+	return n, err
+}
+
+// closeStream drops the open GET. h.mu must be held.
+func (h *handle) closeStream() {
+	if h.body != nil {
+		h.body.Close()
+		h.cancel()
+		h.body, h.cancel = nil, nil
+	}
+}
+
+var _ = (gofs.FileWriter)((*handle)(nil))
+
+// Write changes the in-memory content; the first write into an existing
+// object that was not truncated loads it first.
+func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
+	f := h.file
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if errno := f.loadLocked(ctx); errno != 0 {
+		return 0, errno
+	}
+	end := off + int64(len(data))
+	if end > int64(len(f.data)) {
+		if end > int64(cap(f.data)) {
+			grown := make([]byte, end, max(end, 2*int64(cap(f.data))))
+			copy(grown, f.data)
+			f.data = grown
+		} else {
+			f.data = f.data[:end]
+		}
+	}
+	copy(f.data[off:], data)
+	f.dirty = true
+	f.mtime = time.Now()
+	return uint32(len(data)), 0
+}
+
+var _ = (gofs.FileFlusher)((*handle)(nil))
+
+// Flush uploads pending writes; a failed upload fails close(2) with EIO.
+func (h *handle) Flush(ctx context.Context) syscall.Errno {
+	if !h.writable {
+		return 0
+	}
+	h.file.mu.Lock()
+	defer h.file.mu.Unlock()
+	return h.file.uploadLocked(ctx)
+}
+
+var _ = (gofs.FileFsyncer)((*handle)(nil))
+
+// Fsync uploads pending writes now.
+func (h *handle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
+	return h.Flush(ctx)
+}
+
+var _ = (gofs.FileReleaser)((*handle)(nil))
+
+// Release closes the read stream; the last writer frees the buffer.
+func (h *handle) Release(ctx context.Context) syscall.Errno {
+	h.mu.Lock()
+	h.closeStream()
+	h.mu.Unlock()
+	if !h.writable {
+		return 0
+	}
+	f := h.file
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.writers--
+	var errno syscall.Errno
+	if f.dirty {
+		// Flush already reported a failure to close(2); try once more.
+		errno = f.uploadLocked(context.Background())
+	}
+	if f.writers == 0 {
+		if f.dirty {
+			// Nobody can retry any more: forget the unsaved content
+			// rather than serve what the server does not have.
+			if key, ok := f.key(); ok {
+				f.fsys.log.WithField("key", key).Error("giving up on unsaved writes after failed uploads")
+				f.fsys.cache.Remove(key)
+			}
+			f.dirty = false
+		}
+		f.data, f.loaded = nil, false
+	}
+	return errno
+}

@@ -1,0 +1,313 @@
+// Package s3client is the one place that speaks S3: signing, addressing,
+// transport, retries and typed errors. It knows nothing of FUSE or files.
+package s3client
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+)
+
+// Credentials are the keys requests are signed with. An empty AccessKey
+// means anonymous requests.
+type Credentials struct {
+	AccessKey    string
+	SecretKey    string
+	SessionToken string
+}
+
+// Options configure a Client.
+type Options struct {
+	// Endpoint is the server URL, e.g. "http://127.0.0.1:9000".
+	Endpoint    string
+	Region      string // default "us-east-1"
+	Credentials Credentials
+	// HTTPClient overrides the default transport (tests, custom TLS).
+	HTTPClient *http.Client
+	// MaxRetries is the number of retries of a failed idempotent request;
+	// 0 means the default (5), negative means none.
+	MaxRetries int
+	// RetryBase is the first backoff delay (default 100ms).
+	RetryBase time.Duration
+	// Now is the clock requests are signed with (default time.Now).
+	Now func() time.Time
+	Log *logrus.Entry
+}
+
+// Client is an S3 client for one endpoint.
+type Client struct {
+	endpoint *url.URL
+	opts     Options
+	http     *http.Client
+	log      *logrus.Entry
+
+	mu         sync.Mutex    // protects the fields below
+	skew       time.Duration // server clock minus ours, learnt from RequestTimeTooSkewed
+	skewLogged bool
+}
+
+// New returns a Client for opts.Endpoint.
+func New(opts Options) (*Client, error) {
+	u, err := url.Parse(opts.Endpoint)
+	if err != nil {
+		return nil, fmt.Errorf("invalid endpoint %q: %w", opts.Endpoint, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+		return nil, fmt.Errorf("invalid endpoint %q: want http://host[:port] or https://host[:port]", opts.Endpoint)
+	}
+	if opts.Region == "" {
+		opts.Region = "us-east-1"
+	}
+	if opts.MaxRetries == 0 {
+		opts.MaxRetries = 5
+	}
+	if opts.RetryBase == 0 {
+		opts.RetryBase = 100 * time.Millisecond
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Log == nil {
+		l := logrus.New()
+		l.SetOutput(io.Discard)
+		opts.Log = logrus.NewEntry(l)
+	}
+	hc := opts.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Transport: newTransport()}
+	}
+	return &Client{endpoint: u, opts: opts, http: hc, log: opts.Log}, nil
+}
+
+func newTransport() *http.Transport {
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:          64,
+		MaxIdleConnsPerHost:   32,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: 1 * time.Second,
+		ResponseHeaderTimeout: 60 * time.Second,
+	}
+}
+
+// request describes one S3 call before signing.
+type request struct {
+	op     string // operation name for logs and errors
+	method string
+	bucket string
+	key    string
+	query  url.Values
+	header http.Header
+	body   io.ReaderAt // replayable body; nil for none
+	size   int64
+}
+
+// now returns the signing time: our clock corrected by the learnt skew.
+func (c *Client) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.opts.Now().Add(c.skew)
+}
+
+// buildHTTP turns r into a signed *http.Request (path-style addressing).
+func (c *Client) buildHTTP(ctx context.Context, r *request) (*http.Request, error) {
+	path := "/"
+	if r.bucket != "" {
+		path += r.bucket + "/"
+		if r.key != "" {
+			path += r.key
+		}
+	}
+	escaped := uriEncode(path, true)
+	u := &url.URL{Scheme: c.endpoint.Scheme, Host: c.endpoint.Host, Path: path, RawPath: escaped, RawQuery: canonicalQuery(r.query)}
+	req, err := http.NewRequestWithContext(ctx, r.method, c.endpoint.String(), http.NoBody)
+	if err != nil {
+		return nil, err
+	}
+	req.URL = u // keep our exact path encoding
+	if r.body != nil && r.size > 0 {
+		req.GetBody = func() (io.ReadCloser, error) {
+			return io.NopCloser(io.NewSectionReader(r.body, 0, r.size)), nil
+		}
+		req.Body, _ = req.GetBody()
+		req.ContentLength = r.size
+		req.Header.Set("Expect", "100-continue")
+	}
+	for k, vs := range r.header {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	req.Header.Set("User-Agent", "bucketfs")
+	c.sign(req, escaped)
+	return req, nil
+}
+
+// sign adds SigV4 authentication to req (nothing when anonymous).
+func (c *Client) sign(req *http.Request, escapedPath string) {
+	cred := c.opts.Credentials
+	if cred.AccessKey == "" {
+		return
+	}
+	t := c.now()
+	payload := unsignedPayload
+	if req.ContentLength == 0 {
+		payload = emptyPayloadHash
+	}
+	req.Header.Set("Host", req.URL.Host)
+	req.Header.Set("X-Amz-Date", t.UTC().Format(v4DateFormat))
+	req.Header.Set("X-Amz-Content-Sha256", payload)
+	if cred.SessionToken != "" {
+		req.Header.Set("X-Amz-Security-Token", cred.SessionToken)
+	}
+	auth := signV4(v4Request{
+		Method: req.Method, EscapedPath: escapedPath, RawQuery: req.URL.RawQuery,
+		Header: req.Header, PayloadHash: payload,
+	}, cred, c.opts.Region, t)
+	req.Header.Del("Host") // net/http sends req.Host
+	req.Header.Set("Authorization", auth)
+}
+
+// do sends r with retries and returns a response with a 2xx status; any
+// other status becomes an *Error. The caller closes the body.
+func (c *Client) do(ctx context.Context, r *request) (*http.Response, error) {
+	var lastErr error
+	skewRetried := false
+	deadline := time.Now().Add(2 * time.Minute)
+	for attempt := 0; ; attempt++ {
+		resp, err := c.once(ctx, r)
+		if err == nil {
+			return resp, nil
+		}
+		lastErr = err
+		if ctx.Err() != nil {
+			return nil, lastErr
+		}
+		var s3err *Error
+		if errors.As(err, &s3err) && s3err.Code == "RequestTimeTooSkewed" && !skewRetried {
+			skewRetried = true
+			attempt--
+			continue
+		}
+		if !retryable(err) || attempt >= c.opts.MaxRetries || c.opts.MaxRetries < 0 || time.Now().After(deadline) {
+			return nil, lastErr
+		}
+		delay := backoff(c.opts.RetryBase, attempt)
+		c.log.WithFields(logrus.Fields{"op": r.op, "bucket": r.bucket, "key": r.key, "attempt": attempt + 1, "delay": delay}).
+			Debugf("retrying: %v", err)
+		select {
+		case <-time.After(delay):
+		case <-ctx.Done():
+			return nil, lastErr
+		}
+	}
+}
+
+// backoff is full-jitter exponential backoff capped at 5s.
+func backoff(base time.Duration, attempt int) time.Duration {
+	d := base << attempt
+	if d > 5*time.Second || d <= 0 {
+		d = 5 * time.Second
+	}
+	return d/2 + rand.N(d/2+1)
+}
+
+// retryable says whether err is worth another try.
+func retryable(err error) bool {
+	var s3err *Error
+	if errors.As(err, &s3err) {
+		switch s3err.StatusCode {
+		case 500, 502, 503, 504:
+			return true
+		}
+		return s3err.Code == "SlowDown" || s3err.Code == "InternalError" || s3err.Code == "RequestTimeout"
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	// Connection resets, EOFs, refused connections, timeouts.
+	return true
+}
+
+// once sends r a single time.
+func (c *Client) once(ctx context.Context, r *request) (*http.Response, error) {
+	req, err := c.buildHTTP(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	resp, err := c.http.Do(req)
+	fields := logrus.Fields{"op": r.op, "method": r.method, "bucket": r.bucket, "key": r.key}
+	if err != nil {
+		c.log.WithFields(fields).WithField("ms", time.Since(start).Milliseconds()).Debugf("request failed: %v", err)
+		return nil, fmt.Errorf("s3 %s %q: %w", r.op, r.bucket+"/"+r.key, err)
+	}
+	fields["status"] = resp.StatusCode
+	fields["request_id"] = resp.Header.Get("x-amz-request-id")
+	fields["ms"] = time.Since(start).Milliseconds()
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		fields["bytes_out"] = r.size
+		fields["bytes_in"] = resp.ContentLength
+		c.log.WithFields(fields).Debug("s3 request")
+		return resp, nil
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	e := parseError(r.op, r.bucket, r.key, resp.StatusCode, resp.Header, body)
+	fields["code"] = e.Code
+	c.log.WithFields(fields).Debug("s3 request")
+	if e.Code == "RequestTimeTooSkewed" {
+		c.learnSkew(resp.Header.Get("Date"))
+	}
+	return nil, e
+}
+
+// learnSkew records the offset between the server's Date and our clock.
+func (c *Client) learnSkew(date string) {
+	server, err := http.ParseTime(date)
+	if err != nil {
+		c.log.Warnf("server says the clock is skewed but sent no usable Date header (%q)", date)
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.skew = server.Sub(c.opts.Now())
+	if !c.skewLogged {
+		c.skewLogged = true
+		c.log.Warnf("clock skew: server time is %s ahead of ours; correcting signatures by that offset", c.skew.Round(time.Second))
+	}
+}
+
+// drain reads and closes a response body so the connection is reused.
+func drain(resp *http.Response) {
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	resp.Body.Close()
+}
+
+// bytesBody wraps b as a replayable request body.
+func bytesBody(b []byte) (io.ReaderAt, int64) {
+	return bytes.NewReader(b), int64(len(b))
+}
+
+func joinNonEmpty(parts ...string) string {
+	var out []string
+	for _, p := range parts {
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, "/")
+}

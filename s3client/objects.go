@@ -1,0 +1,144 @@
+package s3client
+
+import (
+	"context"
+	"crypto/md5"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ObjectInfo is what HEAD (or GET) says of an object.
+type ObjectInfo struct {
+	Key          string
+	Size         int64
+	LastModified time.Time
+	ETag         string
+	ContentType  string
+	// Metadata holds the x-amz-meta-* headers, keyed by the lower-case
+	// name without the prefix ("mode", "mtime", ...).
+	Metadata map[string]string
+}
+
+// PutOptions are the optional parts of a PutObject.
+type PutOptions struct {
+	ContentType string
+	Metadata    map[string]string // sent as x-amz-meta-<name>
+}
+
+// HeadBucket checks that bucket exists and is reachable with our credentials.
+func (c *Client) HeadBucket(ctx context.Context, bucket string) error {
+	resp, err := c.do(ctx, &request{op: "HeadBucket", method: http.MethodHead, bucket: bucket})
+	if err != nil {
+		return err
+	}
+	drain(resp)
+	return nil
+}
+
+// HeadObject returns the object's size, times, ETag and metadata.
+func (c *Client) HeadObject(ctx context.Context, bucket, key string) (*ObjectInfo, error) {
+	resp, err := c.do(ctx, &request{op: "HeadObject", method: http.MethodHead, bucket: bucket, key: key})
+	if err != nil {
+		return nil, err
+	}
+	drain(resp)
+	return objectInfo(key, resp), nil
+}
+
+// GetObject reads length bytes of the object from offset; length < 0
+// means to the end. The caller closes the reader.
+func (c *Client) GetObject(ctx context.Context, bucket, key string, offset, length int64) (io.ReadCloser, *ObjectInfo, error) {
+	h := http.Header{}
+	switch {
+	case length == 0:
+		return io.NopCloser(strings.NewReader("")), nil, nil
+	case length > 0:
+		h.Set("Range", fmt.Sprintf("bytes=%d-%d", offset, offset+length-1))
+	case offset > 0:
+		h.Set("Range", fmt.Sprintf("bytes=%d-", offset))
+	}
+	resp, err := c.do(ctx, &request{op: "GetObject", method: http.MethodGet, bucket: bucket, key: key, header: h})
+	if err != nil {
+		if e, ok := err.(*Error); ok && e.StatusCode == http.StatusRequestedRangeNotSatisfiable {
+			return io.NopCloser(strings.NewReader("")), nil, nil
+		}
+		return nil, nil, err
+	}
+	return resp.Body, objectInfo(key, resp), nil
+}
+
+// PutObject uploads size bytes from body as one object with Content-MD5.
+func (c *Client) PutObject(ctx context.Context, bucket, key string, body io.ReaderAt, size int64, opts PutOptions) (etag string, err error) {
+	sum, err := md5Of(body, size)
+	if err != nil {
+		return "", fmt.Errorf("read body for %s/%s: %w", bucket, key, err)
+	}
+	h := http.Header{}
+	h.Set("Content-MD5", sum)
+	ct := opts.ContentType
+	if ct == "" {
+		ct = "application/octet-stream"
+	}
+	h.Set("Content-Type", ct)
+	for k, v := range opts.Metadata {
+		h.Set("X-Amz-Meta-"+k, v)
+	}
+	resp, err := c.do(ctx, &request{op: "PutObject", method: http.MethodPut, bucket: bucket, key: key, header: h, body: body, size: size})
+	if err != nil {
+		return "", err
+	}
+	drain(resp)
+	return resp.Header.Get("ETag"), nil
+}
+
+// DeleteObject removes an object; deleting a missing key is not an error.
+func (c *Client) DeleteObject(ctx context.Context, bucket, key string) error {
+	resp, err := c.do(ctx, &request{op: "DeleteObject", method: http.MethodDelete, bucket: bucket, key: key})
+	if err != nil {
+		return err
+	}
+	drain(resp)
+	return nil
+}
+
+// md5Of returns the base64 MD5 of the first size bytes of r.
+func md5Of(r io.ReaderAt, size int64) (string, error) {
+	h := md5.New()
+	if r != nil {
+		if _, err := io.Copy(h, io.NewSectionReader(r, 0, size)); err != nil {
+			return "", err
+		}
+	}
+	return base64.StdEncoding.EncodeToString(h.Sum(nil)), nil
+}
+
+func objectInfo(key string, resp *http.Response) *ObjectInfo {
+	info := &ObjectInfo{Key: key, ETag: resp.Header.Get("ETag"), ContentType: resp.Header.Get("Content-Type")}
+	info.Size = resp.ContentLength
+	if cr := resp.Header.Get("Content-Range"); cr != "" {
+		// bytes 0-9/1234: the total is after the slash.
+		if i := strings.LastIndexByte(cr, '/'); i >= 0 {
+			if n, err := strconv.ParseInt(cr[i+1:], 10, 64); err == nil {
+				info.Size = n
+			}
+		}
+	}
+	if t, err := http.ParseTime(resp.Header.Get("Last-Modified")); err == nil {
+		info.LastModified = t
+	}
+	for name, vals := range resp.Header {
+		l := strings.ToLower(name)
+		if strings.HasPrefix(l, "x-amz-meta-") && len(vals) > 0 {
+			if info.Metadata == nil {
+				info.Metadata = map[string]string{}
+			}
+			info.Metadata[strings.TrimPrefix(l, "x-amz-meta-")] = vals[0]
+		}
+	}
+	return info
+}
