@@ -3,6 +3,7 @@ package fs
 import (
 	"context"
 	"errors"
+	"net"
 	"syscall"
 
 	"github.com/bucketfs/bucketfs/s3client"
@@ -12,9 +13,16 @@ import (
 // the only such mapping in bucketfs.
 func toErrno(err error) syscall.Errno {
 	var errno syscall.Errno
+	var netErr *net.OpError
 	switch {
 	case err == nil:
 		return 0
+	case errors.Is(err, context.Canceled):
+		return syscall.EINTR
+	case errors.As(err, &netErr):
+		// A network failure is EIO, not the socket's errno
+		// (ECONNREFUSED, ECONNRESET, EPIPE) that sits inside it.
+		return syscall.EIO
 	case errors.As(err, &errno):
 		return errno
 	case errors.Is(err, s3client.ErrNotFound):
@@ -27,8 +35,6 @@ func toErrno(err error) syscall.Errno {
 		return syscall.EEXIST
 	case errors.Is(err, s3client.ErrInvalidName):
 		return syscall.EINVAL
-	case errors.Is(err, context.Canceled):
-		return syscall.EINTR
 	}
 	return syscall.EIO
 }

@@ -3,7 +3,6 @@
 package s3client
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync"
 	"time"
 
@@ -295,19 +293,4 @@ func (c *Client) learnSkew(date string) {
 func drain(resp *http.Response) {
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 	resp.Body.Close()
-}
-
-// bytesBody wraps b as a replayable request body.
-func bytesBody(b []byte) (io.ReaderAt, int64) {
-	return bytes.NewReader(b), int64(len(b))
-}
-
-func joinNonEmpty(parts ...string) string {
-	var out []string
-	for _, p := range parts {
-		if p != "" {
-			out = append(out, p)
-		}
-	}
-	return strings.Join(out, "/")
 }

@@ -1,0 +1,168 @@
+// Package harness runs the real parts the end-to-end tests need: a MinIO
+// server on a free loopback port, the bucketfs binary built once, and
+// FUSE mounts of it that are always unmounted.
+package harness
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// MinIOVersion is the pinned server version; test/minio-path.sh holds the
+// same value for the install script.
+const MinIOVersion = "v0.0.0-20260212201848-7aac2a2c5b7c"
+
+// Server is a running S3 server for tests.
+type Server struct {
+	Endpoint  string // http://127.0.0.1:PORT
+	Host      string // 127.0.0.1
+	Port      int
+	AccessKey string
+	SecretKey string
+
+	cmd    *exec.Cmd
+	exited chan error // receives the server's exit
+	dir    string
+	log    *bytes.Buffer
+}
+
+// MinIOBinary finds the MinIO binary: $BUCKETFS_MINIO, else the cache
+// that test/setup.sh fills, else PATH.
+func MinIOBinary() (string, error) {
+	if p := os.Getenv("BUCKETFS_MINIO"); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			return "", fmt.Errorf("BUCKETFS_MINIO=%s: %w (run test/setup.sh)", p, err)
+		}
+		return p, nil
+	}
+	cache := os.Getenv("BUCKETFS_CACHE")
+	if cache == "" {
+		dir, err := os.UserCacheDir()
+		if err != nil {
+			return "", err
+		}
+		cache = filepath.Join(dir, "bucketfs")
+	}
+	p := filepath.Join(cache, "minio-"+MinIOVersion, "minio")
+	if _, err := os.Stat(p); err == nil {
+		return p, nil
+	}
+	if p, err := exec.LookPath("minio"); err == nil {
+		return p, nil
+	}
+	return "", fmt.Errorf("no MinIO binary at %s nor on PATH: run test/setup.sh", p)
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// StartMinIO starts MinIO on a free loopback port with a fresh data
+// directory and waits until it answers.
+func StartMinIO() (*Server, error) {
+	bin, err := MinIOBinary()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "bucketfs-minio-")
+	if err != nil {
+		return nil, err
+	}
+	// A port found free may be taken before MinIO binds it: try again.
+	var lastErr error
+	for try := 0; try < 3; try++ {
+		s, err := startMinIO(bin, dir)
+		if err == nil {
+			return s, nil
+		}
+		lastErr = err
+	}
+	os.RemoveAll(dir)
+	return nil, lastErr
+}
+
+func startMinIO(bin, dir string) (*Server, error) {
+	port, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	console, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		Host: "127.0.0.1", Port: port, Endpoint: "http://127.0.0.1:" + strconv.Itoa(port),
+		AccessKey: "bucketfs-test", SecretKey: "bucketfs-test-secret",
+		dir: dir, log: &bytes.Buffer{},
+	}
+	s.cmd = exec.Command(bin, "server", "--quiet",
+		"--address", "127.0.0.1:"+strconv.Itoa(port),
+		"--console-address", "127.0.0.1:"+strconv.Itoa(console),
+		filepath.Join(dir, "data"))
+	s.cmd.Env = append(os.Environ(),
+		"MINIO_ROOT_USER="+s.AccessKey, "MINIO_ROOT_PASSWORD="+s.SecretKey,
+		"MINIO_BROWSER=off", "MINIO_UPDATE=off", "MINIO_CI_CD=1")
+	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
+	if err := s.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start minio: %w", err)
+	}
+	exited := make(chan error, 1)
+	s.exited = exited
+	go func() { exited <- s.cmd.Wait() }()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-exited:
+			return nil, fmt.Errorf("minio exited early (%v): %s", err, s.log.String())
+		default:
+		}
+		resp, err := http.Get(s.Endpoint + "/minio/health/live")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return s, nil
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	s.cmd.Process.Kill()
+	<-exited
+	return nil, fmt.Errorf("minio did not answer on %s within 60s: %s", s.Endpoint, s.log.String())
+}
+
+// Stop kills the server and removes its data.
+func (s *Server) Stop() {
+	s.cmd.Process.Kill()
+	<-s.exited
+	os.RemoveAll(s.dir)
+}
+
+// Env returns the environment a client of s needs: credentials, and no
+// proxies or stray AWS/boto configuration.
+func (s *Server) Env() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		switch name, _, _ := strings.Cut(kv, "="); name {
+		case "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+			"http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "BOTO_CONFIG":
+			continue
+		}
+		env = append(env, kv)
+	}
+	return append(env, "AWS_ACCESS_KEY_ID="+s.AccessKey, "AWS_SECRET_ACCESS_KEY="+s.SecretKey,
+		"BOTO_CONFIG=/dev/null", "NO_PROXY=127.0.0.1,localhost")
+}
