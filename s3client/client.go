@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/url"
 	"sync"
@@ -25,25 +24,46 @@ type Credentials struct {
 	SessionToken string
 }
 
+// Signature versions for Options.Signature.
+const (
+	SignatureAuto = "auto" // v4, falling back to v2 if the server rejects v4 as unsupported
+	SignatureV4   = "v4"
+	SignatureV2   = "v2"
+)
+
+// Addressing styles for Options.Addressing.
+const (
+	AddressingAuto    = "auto"    // virtual-host on AWS, path-style elsewhere
+	AddressingPath    = "path"    // http://host/bucket/key (the seed's style)
+	AddressingVirtual = "virtual" // http://bucket.host/key
+)
+
 // Options configure a Client.
 type Options struct {
 	// Endpoint is the server URL, e.g. "http://127.0.0.1:9000".
 	Endpoint    string
 	Region      string // default "us-east-1"
 	Credentials Credentials
-	// HTTPClient overrides the default transport (tests, custom TLS).
+	Signature   string // SignatureAuto (default), SignatureV4 or SignatureV2
+	Addressing  string // AddressingAuto (default), AddressingPath or AddressingVirtual
+	// CAFiles are PEM files of CAs trusted in addition to the system's.
+	CAFiles            []string
+	InsecureSkipVerify bool
+	// HTTPClient overrides the default transport (tests).
 	HTTPClient *http.Client
 	// MaxRetries is the number of retries of a failed idempotent request;
 	// 0 means the default (5), negative means none.
 	MaxRetries int
 	// RetryBase is the first backoff delay (default 100ms).
 	RetryBase time.Duration
+	// RetryTime bounds the time spent retrying one request (default 2m).
+	RetryTime time.Duration
 	// Now is the clock requests are signed with (default time.Now).
 	Now func() time.Time
 	Log *logrus.Entry
 }
 
-// Client is an S3 client for one endpoint.
+// Client is an S3 client for one endpoint. It is safe for concurrent use.
 type Client struct {
 	endpoint *url.URL
 	opts     Options
@@ -53,6 +73,7 @@ type Client struct {
 	mu         sync.Mutex    // protects the fields below
 	skew       time.Duration // server clock minus ours, learnt from RequestTimeTooSkewed
 	skewLogged bool
+	useV2      bool // sign with SigV2 (chosen, or fallen back to in auto mode)
 }
 
 // New returns a Client for opts.Endpoint.
@@ -76,107 +97,37 @@ func New(opts Options) (*Client, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.RetryTime == 0 {
+		opts.RetryTime = 2 * time.Minute
+	}
 	if opts.Log == nil {
 		l := logrus.New()
 		l.SetOutput(io.Discard)
 		opts.Log = logrus.NewEntry(l)
 	}
+	switch opts.Signature {
+	case "":
+		opts.Signature = SignatureAuto
+	case SignatureAuto, SignatureV4, SignatureV2:
+	default:
+		return nil, fmt.Errorf("invalid signature version %q: want v2, v4 or auto", opts.Signature)
+	}
+	switch opts.Addressing {
+	case "":
+		opts.Addressing = AddressingAuto
+	case AddressingAuto, AddressingPath, AddressingVirtual:
+	default:
+		return nil, fmt.Errorf("invalid addressing %q: want path, virtual or auto", opts.Addressing)
+	}
 	hc := opts.HTTPClient
 	if hc == nil {
-		hc = &http.Client{Transport: newTransport()}
-	}
-	return &Client{endpoint: u, opts: opts, http: hc, log: opts.Log}, nil
-}
-
-func newTransport() *http.Transport {
-	return &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:          64,
-		MaxIdleConnsPerHost:   32,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ExpectContinueTimeout: 1 * time.Second,
-		ResponseHeaderTimeout: 60 * time.Second,
-	}
-}
-
-// request describes one S3 call before signing.
-type request struct {
-	op     string // operation name for logs and errors
-	method string
-	bucket string
-	key    string
-	query  url.Values
-	header http.Header
-	body   io.ReaderAt // replayable body; nil for none
-	size   int64
-}
-
-// now returns the signing time: our clock corrected by the learnt skew.
-func (c *Client) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.opts.Now().Add(c.skew)
-}
-
-// buildHTTP turns r into a signed *http.Request (path-style addressing).
-func (c *Client) buildHTTP(ctx context.Context, r *request) (*http.Request, error) {
-	path := "/"
-	if r.bucket != "" {
-		path += r.bucket + "/"
-		if r.key != "" {
-			path += r.key
+		tr, err := newTransport(opts)
+		if err != nil {
+			return nil, err
 		}
+		hc = &http.Client{Transport: tr}
 	}
-	escaped := uriEncode(path, true)
-	u := &url.URL{Scheme: c.endpoint.Scheme, Host: c.endpoint.Host, Path: path, RawPath: escaped, RawQuery: canonicalQuery(r.query)}
-	req, err := http.NewRequestWithContext(ctx, r.method, c.endpoint.String(), http.NoBody)
-	if err != nil {
-		return nil, err
-	}
-	req.URL = u // keep our exact path encoding
-	if r.body != nil && r.size > 0 {
-		req.GetBody = func() (io.ReadCloser, error) {
-			return io.NopCloser(io.NewSectionReader(r.body, 0, r.size)), nil
-		}
-		req.Body, _ = req.GetBody()
-		req.ContentLength = r.size
-		req.Header.Set("Expect", "100-continue")
-	}
-	for k, vs := range r.header {
-		for _, v := range vs {
-			req.Header.Add(k, v)
-		}
-	}
-	req.Header.Set("User-Agent", "bucketfs")
-	c.sign(req, escaped)
-	return req, nil
-}
-
-// sign adds SigV4 authentication to req (nothing when anonymous).
-func (c *Client) sign(req *http.Request, escapedPath string) {
-	cred := c.opts.Credentials
-	if cred.AccessKey == "" {
-		return
-	}
-	t := c.now()
-	payload := unsignedPayload
-	if req.ContentLength == 0 {
-		payload = emptyPayloadHash
-	}
-	req.Header.Set("Host", req.URL.Host)
-	req.Header.Set("X-Amz-Date", t.UTC().Format(v4DateFormat))
-	req.Header.Set("X-Amz-Content-Sha256", payload)
-	if cred.SessionToken != "" {
-		req.Header.Set("X-Amz-Security-Token", cred.SessionToken)
-	}
-	auth := signV4(v4Request{
-		Method: req.Method, EscapedPath: escapedPath, RawQuery: req.URL.RawQuery,
-		Header: req.Header, PayloadHash: payload,
-	}, cred, c.opts.Region, t)
-	req.Header.Del("Host") // net/http sends req.Host
-	req.Header.Set("Authorization", auth)
+	return &Client{endpoint: u, opts: opts, http: hc, log: opts.Log, useV2: opts.Signature == SignatureV2}, nil
 }
 
 // do sends r with retries and returns a response with a 2xx status; any
@@ -184,7 +135,7 @@ func (c *Client) sign(req *http.Request, escapedPath string) {
 func (c *Client) do(ctx context.Context, r *request) (*http.Response, error) {
 	var lastErr error
 	skewRetried := false
-	deadline := time.Now().Add(2 * time.Minute)
+	deadline := time.Now().Add(c.opts.RetryTime)
 	for attempt := 0; ; attempt++ {
 		resp, err := c.once(ctx, r)
 		if err == nil {
@@ -200,6 +151,10 @@ func (c *Client) do(ctx context.Context, r *request) (*http.Response, error) {
 			attempt--
 			continue
 		}
+		if c.fallBackToV2(err) {
+			attempt--
+			continue
+		}
 		if !retryable(err) || attempt >= c.opts.MaxRetries || c.opts.MaxRetries < 0 || time.Now().After(deadline) {
 			return nil, lastErr
 		}
@@ -212,6 +167,28 @@ func (c *Client) do(ctx context.Context, r *request) (*http.Response, error) {
 			return nil, lastErr
 		}
 	}
+}
+
+// fallBackToV2 switches an auto-signing client to SigV2 when err says the
+// server does not support SigV4, and reports whether it did.
+func (c *Client) fallBackToV2(err error) bool {
+	var s3err *Error
+	if c.opts.Signature != SignatureAuto || !errors.As(err, &s3err) {
+		return false
+	}
+	switch s3err.Code {
+	case "NotImplemented", "InvalidArgument", "InvalidRequest":
+	default:
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.useV2 {
+		return false
+	}
+	c.useV2 = true
+	c.log.Warnf("server rejected a SigV4 request (%s: %s); signing with SigV2 from now on", s3err.Code, s3err.Message)
+	return true
 }
 
 // backoff is full-jitter exponential backoff capped at 5s.

@@ -29,23 +29,28 @@ func uriEncode(s string, keepSlash bool) string {
 	return b.String()
 }
 
-// canonicalQuery encodes q sorted by key then value; the same string is
-// sent and signed.
+// canonicalQuery encodes q sorted by encoded key then encoded value (SigV4
+// sorts after encoding); the same string is sent and signed.
 func canonicalQuery(q url.Values) string {
 	if len(q) == 0 {
 		return ""
 	}
 	keys := make([]string, 0, len(q))
-	for k := range q {
-		keys = append(keys, k)
+	encoded := make(map[string][]string, len(q))
+	for k, vs := range q {
+		ek := uriEncode(k, false)
+		keys = append(keys, ek)
+		for _, v := range vs {
+			encoded[ek] = append(encoded[ek], uriEncode(v, false))
+		}
 	}
 	sort.Strings(keys)
 	var parts []string
 	for _, k := range keys {
-		vals := append([]string(nil), q[k]...)
+		vals := encoded[k]
 		sort.Strings(vals)
 		for _, v := range vals {
-			parts = append(parts, uriEncode(k, false)+"="+uriEncode(v, false))
+			parts = append(parts, k+"="+v)
 		}
 	}
 	return strings.Join(parts, "&")

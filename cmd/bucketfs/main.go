@@ -73,6 +73,10 @@ func parseArgs(args []string) (config, error) {
 	}
 	fl.StringVar(&cfg.s3.Endpoint, "endpoint", "https://s3.amazonaws.com", "S3 endpoint URL, e.g. http://127.0.0.1:9000")
 	fl.StringVar(&cfg.s3.Region, "region", "us-east-1", "region used in signatures")
+	fl.StringVar(&cfg.s3.Signature, "signature", "auto", "signature version: v2, v4, or auto (v4, falling back to v2 if the server rejects it)")
+	fl.StringVar(&cfg.s3.Addressing, "addressing", "auto", "bucket addressing: path (http://host/bucket/key), virtual (http://bucket.host/key), or auto (virtual on AWS, else path)")
+	caFile := fl.String("ca-file", "", "PEM file of CA certificates to trust besides the system's (AWS_CA_BUNDLE is also honoured)")
+	fl.BoolVar(&cfg.s3.InsecureSkipVerify, "insecure-skip-verify", false, "do not verify the server's TLS certificate (unsafe)")
 	fl.DurationVar(&cfg.cache.TTL, "cache-ttl", 30*time.Second, "how long file attributes stay cached")
 	fl.DurationVar(&cfg.cache.NegativeTTL, "negative-cache-ttl", 5*time.Second, "how long a missing name stays cached")
 	fl.IntVar(&cfg.cache.Size, "cache-size", 100000, "number of names in the attribute cache")
@@ -97,6 +101,11 @@ func parseArgs(args []string) (config, error) {
 		return cfg, fmt.Errorf("want BUCKET and MOUNTPOINT, got %d arguments", len(positional))
 	}
 	cfg.source, cfg.mountpoint = positional[0], positional[1]
+	for _, f := range []string{os.Getenv("AWS_CA_BUNDLE"), *caFile} {
+		if f != "" {
+			cfg.s3.CAFiles = append(cfg.s3.CAFiles, f)
+		}
+	}
 	bucket, prefix, _ := strings.Cut(cfg.source, ":")
 	prefix = strings.Trim(prefix, "/")
 	if bucket == "" {

@@ -5,6 +5,7 @@ package harness
 
 import (
 	"bytes"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http"
@@ -71,9 +72,20 @@ func FreePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
+// MinIOOptions change how MinIO is started.
+type MinIOOptions struct {
+	// CertsDir holds public.crt and private.key: serve HTTPS with them.
+	CertsDir string
+}
+
 // StartMinIO starts MinIO on a free loopback port with a fresh data
 // directory and waits until it answers.
 func StartMinIO() (*Server, error) {
+	return StartMinIOWith(MinIOOptions{})
+}
+
+// StartMinIOWith is StartMinIO with options.
+func StartMinIOWith(o MinIOOptions) (*Server, error) {
 	bin, err := MinIOBinary()
 	if err != nil {
 		return nil, err
@@ -85,7 +97,7 @@ func StartMinIO() (*Server, error) {
 	// A port found free may be taken before MinIO binds it: try again.
 	var lastErr error
 	for try := 0; try < 3; try++ {
-		s, err := startMinIO(bin, dir)
+		s, err := startMinIO(bin, dir, o)
 		if err == nil {
 			return s, nil
 		}
@@ -95,7 +107,7 @@ func StartMinIO() (*Server, error) {
 	return nil, lastErr
 }
 
-func startMinIO(bin, dir string) (*Server, error) {
+func startMinIO(bin, dir string, o MinIOOptions) (*Server, error) {
 	port, err := FreePort()
 	if err != nil {
 		return nil, err
@@ -104,15 +116,22 @@ func startMinIO(bin, dir string) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	scheme := "http"
+	if o.CertsDir != "" {
+		scheme = "https"
+	}
 	s := &Server{
-		Host: "127.0.0.1", Port: port, Endpoint: "http://127.0.0.1:" + strconv.Itoa(port),
+		Host: "127.0.0.1", Port: port, Endpoint: scheme + "://127.0.0.1:" + strconv.Itoa(port),
 		AccessKey: "bucketfs-test", SecretKey: "bucketfs-test-secret",
 		dir: dir, log: &bytes.Buffer{},
 	}
-	s.cmd = exec.Command(bin, "server", "--quiet",
-		"--address", "127.0.0.1:"+strconv.Itoa(port),
-		"--console-address", "127.0.0.1:"+strconv.Itoa(console),
-		filepath.Join(dir, "data"))
+	args := []string{"server", "--quiet",
+		"--address", "127.0.0.1:" + strconv.Itoa(port),
+		"--console-address", "127.0.0.1:" + strconv.Itoa(console)}
+	if o.CertsDir != "" {
+		args = append(args, "--certs-dir", o.CertsDir)
+	}
+	s.cmd = exec.Command(bin, append(args, filepath.Join(dir, "data"))...)
 	s.cmd.Env = append(os.Environ(),
 		"MINIO_ROOT_USER="+s.AccessKey, "MINIO_ROOT_PASSWORD="+s.SecretKey,
 		"MINIO_BROWSER=off", "MINIO_UPDATE=off", "MINIO_CI_CD=1")
@@ -123,6 +142,10 @@ func startMinIO(bin, dir string) (*Server, error) {
 	exited := make(chan error, 1)
 	s.exited = exited
 	go func() { exited <- s.cmd.Wait() }()
+	// The health probe only asks whether the server is up; the tests
+	// check certificates themselves.
+	probe := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, Proxy: nil}}
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
@@ -130,7 +153,7 @@ func startMinIO(bin, dir string) (*Server, error) {
 			return nil, fmt.Errorf("minio exited early (%v): %s", err, s.log.String())
 		default:
 		}
-		resp, err := http.Get(s.Endpoint + "/minio/health/live")
+		resp, err := probe.Get(s.Endpoint + "/minio/health/live")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
