@@ -27,8 +27,10 @@ const usage = `Usage: bucketfs [options] BUCKET[:/PREFIX] MOUNTPOINT
 Mounts an S3 bucket (or the keys under PREFIX in it) at MOUNTPOINT and
 serves it in the foreground until SIGINT/SIGTERM or umount.
 
-Credentials come from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and
-AWS_SESSION_TOKEN; without them requests are anonymous.
+Credentials come from, in order: --passwd-file, --profile, the environment
+(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), AWS_PROFILE,
+~/.passwd-s3fs, /etc/passwd-s3fs, the default profile of ~/.aws/credentials;
+without any, requests are anonymous.
 
 Example:
   AWS_ACCESS_KEY_ID=... AWS_SECRET_ACCESS_KEY=... \
@@ -41,6 +43,7 @@ Options:
 type config struct {
 	source, mountpoint string
 	s3                 s3client.Options
+	creds              s3client.CredentialOptions
 	fs                 bfs.Options
 	cache              cache.Options
 	entryTimeout       time.Duration
@@ -76,6 +79,9 @@ func parseArgs(args []string) (config, error) {
 	fl.StringVar(&cfg.s3.Signature, "signature", "auto", "signature version: v2, v4, or auto (v4, falling back to v2 if the server rejects it)")
 	fl.StringVar(&cfg.s3.Addressing, "addressing", "auto", "bucket addressing: path (http://host/bucket/key), virtual (http://bucket.host/key), or auto (virtual on AWS, else path)")
 	caFile := fl.String("ca-file", "", "PEM file of CA certificates to trust besides the system's (AWS_CA_BUNDLE is also honoured)")
+	fl.StringVar(&cfg.creds.Profile, "profile", "", "profile in ~/.aws/credentials (default: AWS_PROFILE, else \"default\")")
+	fl.StringVar(&cfg.creds.PasswdFile, "passwd-file", "", "s3fs-format credentials file (ACCESS:SECRET or BUCKET:ACCESS:SECRET, mode 0600)")
+	fl.BoolVar(&cfg.creds.Anonymous, "anonymous", false, "send unsigned requests (public buckets)")
 	fl.BoolVar(&cfg.s3.InsecureSkipVerify, "insecure-skip-verify", false, "do not verify the server's TLS certificate (unsafe)")
 	fl.DurationVar(&cfg.cache.TTL, "cache-ttl", 30*time.Second, "how long file attributes stay cached")
 	fl.DurationVar(&cfg.cache.NegativeTTL, "negative-cache-ttl", 5*time.Second, "how long a missing name stays cached")
@@ -116,11 +122,7 @@ func parseArgs(args []string) (config, error) {
 	}
 	cfg.fs.Bucket, cfg.fs.Prefix = bucket, prefix
 	cfg.fs.UID, cfg.fs.GID = uint32(os.Getuid()), uint32(os.Getgid())
-	cfg.s3.Credentials = s3client.Credentials{
-		AccessKey:    os.Getenv("AWS_ACCESS_KEY_ID"),
-		SecretKey:    os.Getenv("AWS_SECRET_ACCESS_KEY"),
-		SessionToken: os.Getenv("AWS_SESSION_TOKEN"),
-	}
+	cfg.creds.Bucket = bucket
 	return cfg, nil
 }
 
@@ -133,6 +135,12 @@ func run(cfg config) error {
 	}
 	logger.SetLevel(level)
 
+	cred, source, err := s3client.ResolveCredentials(cfg.creds)
+	if err != nil {
+		return fmt.Errorf("credentials: %w", err)
+	}
+	cfg.s3.Credentials = cred
+	logger.Infof("credentials: %s", source)
 	cfg.s3.Log = logger.WithField("component", "s3client")
 	client, err := s3client.New(cfg.s3)
 	if err != nil {
