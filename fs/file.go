@@ -80,7 +80,11 @@ func (f *File) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttr
 			return errno
 		}
 		if f.writers == 0 {
-			if errno := f.uploadLocked(ctx); errno != 0 {
+			errno := f.uploadLocked(ctx)
+			// No handle holds the buffer: drop it, as the last
+			// Release does, so later reads see the object again.
+			f.data, f.loaded, f.dirty = nil, false, false
+			if errno != 0 {
 				return errno
 			}
 		}
