@@ -74,6 +74,8 @@ type Client struct {
 	skew       time.Duration // server clock minus ours, learnt from RequestTimeTooSkewed
 	skewLogged bool
 	useV2      bool // sign with SigV2 (chosen, or fallen back to in auto mode)
+	listV1     bool // ListObjects uses V1: the server showed it lacks ListObjectsV2
+	answered   bool // a request has succeeded: the signature works
 }
 
 // New returns a Client for opts.Endpoint.
@@ -155,7 +157,7 @@ func (c *Client) do(ctx context.Context, r *request) (*http.Response, error) {
 			attempt--
 			continue
 		}
-		if !retryable(err) || attempt >= c.opts.MaxRetries || c.opts.MaxRetries < 0 || time.Now().After(deadline) {
+		if !retryable(r.method, err) || attempt >= c.opts.MaxRetries || c.opts.MaxRetries < 0 || time.Now().After(deadline) {
 			return nil, lastErr
 		}
 		delay := backoff(c.opts.RetryBase, attempt)
@@ -183,7 +185,9 @@ func (c *Client) fallBackToV2(err error) bool {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.useV2 {
+	// Only a server that never accepted our signature may lack SigV4;
+	// later errors of these codes are about the request itself.
+	if c.useV2 || c.answered {
 		return false
 	}
 	c.useV2 = true
@@ -200,8 +204,10 @@ func backoff(base time.Duration, attempt int) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
-// retryable says whether err is worth another try.
-func retryable(err error) bool {
+// retryable says whether err is worth another try of a method request.
+// A POST (create or complete a multipart upload) is not idempotent: after
+// a network failure the server may have acted, so it is not repeated.
+func retryable(method string, err error) bool {
 	var s3err *Error
 	if errors.As(err, &s3err) {
 		switch s3err.StatusCode {
@@ -214,7 +220,7 @@ func retryable(err error) bool {
 		return false
 	}
 	// Connection resets, EOFs, refused connections, timeouts.
-	return true
+	return method != http.MethodPost
 }
 
 // once sends r a single time.
@@ -234,6 +240,9 @@ func (c *Client) once(ctx context.Context, r *request) (*http.Response, error) {
 	fields["request_id"] = resp.Header.Get("x-amz-request-id")
 	fields["ms"] = time.Since(start).Milliseconds()
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		c.mu.Lock()
+		c.answered = true
+		c.mu.Unlock()
 		fields["bytes_out"] = r.size
 		fields["bytes_in"] = resp.ContentLength
 		c.log.WithFields(fields).Debug("s3 request")
@@ -242,12 +251,28 @@ func (c *Client) once(ctx context.Context, r *request) (*http.Response, error) {
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
 	e := parseError(r.op, r.bucket, r.key, resp.StatusCode, resp.Header, body)
+	if e.StatusCode == http.StatusForbidden && len(body) == 0 && c.skewed(resp.Header.Get("Date")) {
+		// A HEAD answer has no body to say RequestTimeTooSkewed; the
+		// server's Date says it instead.
+		e.Code = "RequestTimeTooSkewed"
+	}
 	fields["code"] = e.Code
 	c.log.WithFields(fields).Debug("s3 request")
 	if e.Code == "RequestTimeTooSkewed" {
 		c.learnSkew(resp.Header.Get("Date"))
 	}
 	return nil, e
+}
+
+// skewed reports whether the server's Date is further from our signing
+// clock than the 15 minutes S3 allows.
+func (c *Client) skewed(date string) bool {
+	server, err := http.ParseTime(date)
+	if err != nil {
+		return false
+	}
+	d := server.Sub(c.now())
+	return d > 15*time.Minute || d < -15*time.Minute
 }
 
 // learnSkew records the offset between the server's Date and our clock.

@@ -11,7 +11,8 @@ import (
 	"time"
 )
 
-// ListInput selects one page of a ListObjectsV2.
+// ListInput selects one page of a listing (ListObjectsV2, ListObjectsV1
+// or ListObjects).
 type ListInput struct {
 	Prefix            string
 	Delimiter         string
@@ -42,6 +43,8 @@ type xmlListResult struct {
 	EncodingType          string   `xml:"EncodingType"`
 	IsTruncated           bool     `xml:"IsTruncated"`
 	NextContinuationToken string   `xml:"NextContinuationToken"`
+	KeyCount              *string  `xml:"KeyCount"`   // only V2 answers have it
+	NextMarker            string   `xml:"NextMarker"` // V1 only
 	Contents              []struct {
 		Key          string `xml:"Key"`
 		Size         int64  `xml:"Size"`
@@ -56,6 +59,19 @@ type xmlListResult struct {
 // ListObjectsV2 returns one page of keys under in.Prefix. Keys travel
 // URL-encoded (encoding-type=url) so any byte survives the XML.
 func (c *Client) ListObjectsV2(ctx context.Context, bucket string, in ListInput) (*ListPage, error) {
+	x, err := c.listV2(ctx, bucket, in)
+	if err != nil {
+		return nil, err
+	}
+	page, err := x.v2Page()
+	if err != nil {
+		return nil, fmt.Errorf("s3 ListObjectsV2 %q prefix %q: %w", bucket, in.Prefix, err)
+	}
+	return page, nil
+}
+
+// listV2 sends a ListObjectsV2 request and decodes the XML of its answer.
+func (c *Client) listV2(ctx context.Context, bucket string, in ListInput) (*xmlListResult, error) {
 	q := url.Values{}
 	q.Set("list-type", "2")
 	q.Set("encoding-type", "url")
@@ -81,41 +97,29 @@ func (c *Client) ListObjectsV2(ctx context.Context, bucket string, in ListInput)
 	if err != nil {
 		return nil, fmt.Errorf("s3 ListObjectsV2 %q prefix %q: read: %w", bucket, in.Prefix, err)
 	}
-	page, err := parseListV2(body)
+	x, err := unmarshalList(body)
 	if err != nil {
 		return nil, fmt.Errorf("s3 ListObjectsV2 %q prefix %q: %w", bucket, in.Prefix, err)
 	}
-	return page, nil
+	return x, nil
 }
 
 // parseListV2 decodes a ListBucketResult body.
 func parseListV2(body []byte) (*ListPage, error) {
-	var x xmlListResult
-	if err := xml.Unmarshal(body, &x); err != nil {
-		return nil, fmt.Errorf("bad list response: %w", err)
+	x, err := unmarshalList(body)
+	if err != nil {
+		return nil, err
 	}
-	decode := func(s string) (string, error) {
-		if x.EncodingType != "url" {
-			return s, nil
-		}
-		return url.QueryUnescape(s)
+	return x.v2Page()
+}
+
+// v2Page turns a decoded ListObjectsV2 answer into a page.
+func (x *xmlListResult) v2Page() (*ListPage, error) {
+	page, err := x.entries()
+	if err != nil {
+		return nil, err
 	}
-	page := &ListPage{IsTruncated: x.IsTruncated, NextContinuationToken: x.NextContinuationToken}
-	for _, o := range x.Contents {
-		key, err := decode(o.Key)
-		if err != nil {
-			return nil, fmt.Errorf("bad key %q in list response: %w", o.Key, err)
-		}
-		t, _ := time.Parse(time.RFC3339Nano, o.LastModified)
-		page.Objects = append(page.Objects, ListedObject{Key: key, Size: o.Size, LastModified: t, ETag: o.ETag})
-	}
-	for _, p := range x.CommonPrefixes {
-		prefix, err := decode(p.Prefix)
-		if err != nil {
-			return nil, fmt.Errorf("bad prefix %q in list response: %w", p.Prefix, err)
-		}
-		page.CommonPrefixes = append(page.CommonPrefixes, prefix)
-	}
+	page.IsTruncated, page.NextContinuationToken = x.IsTruncated, x.NextContinuationToken
 	if page.IsTruncated && page.NextContinuationToken == "" {
 		return nil, fmt.Errorf("truncated list response without a continuation token")
 	}
