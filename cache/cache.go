@@ -5,6 +5,7 @@
 package cache
 
 import (
+	"strings"
 	"time"
 
 	"github.com/hashicorp/golang-lru/v2/expirable"
@@ -85,4 +86,14 @@ func (c *Cache[V]) Remove(name string) {
 // Len is the number of entries held, fresh or not yet evicted.
 func (c *Cache[V]) Len() int {
 	return c.lru.Len()
+}
+
+// RemovePrefix forgets every name that starts with prefix (a renamed or
+// removed directory's subtree). It walks the whole cache.
+func (c *Cache[V]) RemovePrefix(prefix string) {
+	for _, k := range c.lru.Keys() {
+		if strings.HasPrefix(k, prefix) {
+			c.lru.Remove(k)
+		}
+	}
 }

@@ -3,6 +3,7 @@ package fs
 import (
 	"bytes"
 	"context"
+	"errors"
 	"syscall"
 	"time"
 
@@ -12,30 +13,52 @@ import (
 	"github.com/bucketfs/bucketfs/s3client"
 )
 
-// Dir is a directory: the bucket root, a marker object "a/b/", or a
-// prefix implied by deeper keys.
+// Dir is a directory: a bucket root, a marker object "a/b/", or a prefix
+// implied by deeper keys.
 type Dir struct {
 	gofs.Inode
 	fsys *FS
 }
 
-// prefix is the key prefix of d's children, "" or ending in "/".
-func (d *Dir) prefix() (string, bool) {
-	rel, ok := relPath(&d.Inode)
+// where is d's location (key prefix ending in "/", or the mount prefix).
+func (d *Dir) where() (loc, syscall.Errno) {
+	l, ok := d.fsys.locate(&d.Inode, true)
 	if !ok {
-		return "", false
+		return loc{}, syscall.ENOENT
 	}
-	if rel == "" {
-		return d.fsys.opts.Prefix, true
+	return l, 0
+}
+
+// isBucketRoot reports whether d is the top of a bucket (or of the
+// mounted prefix): it has no marker of its own.
+func (d *Dir) isBucketRoot() bool {
+	if d.IsRoot() {
+		return true
 	}
-	return d.fsys.opts.Prefix + rel + "/", true
+	_, parent := d.Parent()
+	if parent == nil {
+		return false
+	}
+	_, ok := parent.Operations().(*EndpointRoot)
+	return ok
 }
 
 var _ = (gofs.NodeGetattrer)((*Dir)(nil))
 
-// Getattr reports a directory with the mount's owner and mode.
+// Getattr reports the directory with its marker's metadata, if any.
 func (d *Dir) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	d.fsys.fillAttr(Attr{Dir: true}, &out.Attr)
+	a := Attr{Dir: true}
+	if !d.isBucketRoot() {
+		l, errno := d.where()
+		if errno != 0 {
+			return errno
+		}
+		file := loc{l.bucket, l.key[:len(l.key)-1]}
+		if a, errno = d.fsys.stat(ctx, file); errno != 0 {
+			return errno
+		}
+	}
+	d.fsys.fillAttr(a, &out.Attr)
 	return 0
 }
 
@@ -43,11 +66,11 @@ var _ = (gofs.NodeLookuper)((*Dir)(nil))
 
 // Lookup finds name as a file (HEAD) or a directory (a key below name/).
 func (d *Dir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
-	prefix, ok := d.prefix()
-	if !ok {
-		return nil, syscall.ENOENT
+	l, errno := d.where()
+	if errno != 0 {
+		return nil, errno
 	}
-	a, errno := d.fsys.stat(ctx, prefix+name)
+	a, errno := d.fsys.stat(ctx, l.child(name))
 	if errno != 0 {
 		return nil, errno
 	}
@@ -57,45 +80,49 @@ func (d *Dir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gof
 // child returns the inode for name, reusing a known one of the same type.
 func (d *Dir) child(ctx context.Context, name string, a Attr, out *fuse.Attr) *gofs.Inode {
 	d.fsys.fillAttr(a, out)
-	if ch := d.GetChild(name); ch != nil {
-		switch n := ch.Operations().(type) {
-		case *Dir:
-			if a.Dir {
-				return ch
-			}
-		case *File:
-			if !a.Dir {
-				n.refresh(a, out)
-				return ch
-			}
+	kind := a.kind()
+	if ch := d.GetChild(name); ch != nil && ch.Mode()&syscall.S_IFMT == kind {
+		if f, ok := ch.Operations().(*File); ok {
+			f.refresh(a, out)
 		}
+		return ch
 	}
-	if a.Dir {
-		return d.NewInode(ctx, &Dir{fsys: d.fsys}, gofs.StableAttr{Mode: syscall.S_IFDIR})
+	var node gofs.InodeEmbedder
+	switch kind {
+	case syscall.S_IFDIR:
+		node = &Dir{fsys: d.fsys}
+	case syscall.S_IFLNK:
+		node = &Symlink{fsys: d.fsys}
+	default:
+		node = &File{fsys: d.fsys, attr: a}
 	}
-	return d.NewInode(ctx, &File{fsys: d.fsys, size: a.Size, mtime: a.Mtime}, gofs.StableAttr{Mode: syscall.S_IFREG})
+	return d.NewInode(ctx, node, gofs.StableAttr{Mode: kind})
 }
 
 var _ = (gofs.NodeReaddirer)((*Dir)(nil))
 
 // Readdir lists the directory with LIST (delimiter "/"); sizes and times
-// come from the listing and are cached, so no HEAD per entry.
+// come from the listing, which is cached as complete.
 func (d *Dir) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
-	prefix, ok := d.prefix()
-	if !ok {
-		return nil, syscall.ENOENT
+	l, errno := d.where()
+	if errno != 0 {
+		return nil, errno
 	}
-	entries, err := d.fsys.list(ctx, prefix)
+	entries, err := d.fsys.list(ctx, l)
 	if err != nil {
-		return nil, d.fsys.errno("list", prefix, err)
+		return nil, d.fsys.errno("list", l.key, err)
 	}
+	seen := make(map[string]bool, len(entries))
 	out := make([]fuse.DirEntry, 0, len(entries))
 	for _, e := range entries {
-		mode := uint32(syscall.S_IFREG)
-		if e.attr.Dir {
-			mode = syscall.S_IFDIR
+		seen[e.name] = true
+		out = append(out, fuse.DirEntry{Name: e.name, Mode: e.attr.kind()})
+	}
+	// Files created here and not uploaded yet are not listed by S3.
+	for name, ch := range d.Children() {
+		if f, ok := ch.Operations().(*File); ok && !seen[name] && f.pending() {
+			out = append(out, fuse.DirEntry{Name: name, Mode: syscall.S_IFREG})
 		}
-		out = append(out, fuse.DirEntry{Name: e.name, Mode: mode})
 	}
 	return gofs.NewListDirStream(out), 0
 }
@@ -104,78 +131,179 @@ var _ = (gofs.NodeCreater)((*Dir)(nil))
 
 // Create makes a new, empty file; it is uploaded on flush.
 func (d *Dir) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
-	prefix, ok := d.prefix()
-	if !ok {
-		return nil, nil, 0, syscall.ENOENT
+	if errno := d.fsys.readOnly(); errno != 0 {
+		return nil, nil, 0, errno
 	}
-	now := time.Now()
-	f := &File{fsys: d.fsys, mtime: now, data: []byte{}, loaded: true, dirty: true, writers: 1}
-	d.fsys.cache.Put(prefix+name, Attr{Mtime: now})
-	d.fsys.fillAttr(Attr{Mtime: now}, &out.Attr)
+	l, errno := d.where()
+	if errno != 0 {
+		return nil, nil, 0, errno
+	}
+	meta := d.fsys.newMeta(ctx, syscall.S_IFREG|mode&0o7777)
+	f := &File{fsys: d.fsys, attr: Attr{Mtime: meta.Mtime, Meta: meta}}
+	f.w = newWriter(d.fsys.store, d.fsys.opts.Write, d.fsys.log, 0, true)
+	f.writers = 1
+	d.fsys.remember(l.child(name), f.attr)
+	f.mu.Lock()
+	f.fillLocked(&out.Attr)
+	f.mu.Unlock()
 	ch := d.NewInode(ctx, f, gofs.StableAttr{Mode: syscall.S_IFREG})
 	return ch, &handle{file: f, writable: true}, 0, 0
+}
+
+// newMeta is the metadata of an object created now by the caller of ctx.
+func (f *FS) newMeta(ctx context.Context, mode uint32) *Meta {
+	m := &Meta{Mode: mode, UID: int64(f.opts.UID), GID: int64(f.opts.GID), Mtime: time.Now()}
+	if caller, ok := fuse.FromContext(ctx); ok {
+		m.UID, m.GID = int64(caller.Uid), int64(caller.Gid)
+	}
+	return m
 }
 
 var _ = (gofs.NodeUnlinker)((*Dir)(nil))
 
 // Unlink deletes the object.
 func (d *Dir) Unlink(ctx context.Context, name string) syscall.Errno {
-	prefix, ok := d.prefix()
-	if !ok {
-		return syscall.ENOENT
+	if errno := d.fsys.readOnly(); errno != 0 {
+		return errno
 	}
-	key := prefix + name
-	if err := d.fsys.store.DeleteObject(ctx, d.fsys.opts.Bucket, key); err != nil {
-		return d.fsys.errno("delete", key, err)
+	l, errno := d.where()
+	if errno != 0 {
+		return errno
 	}
-	d.fsys.cache.PutMissing(key)
-	if ch := d.GetChild(name); ch != nil {
-		if f, ok := ch.Operations().(*File); ok {
-			f.markUnlinked()
-		}
+	target := l.child(name)
+	f := d.childFile(name)
+	if err := d.fsys.store.DeleteObject(ctx, target.bucket, target.key); err != nil {
+		return d.fsys.errno("delete", target.key, err)
+	}
+	d.fsys.forget(target)
+	if f != nil {
+		f.markUnlinked()
 	}
 	return 0
 }
 
 var _ = (gofs.NodeMkdirer)((*Dir)(nil))
 
-// Mkdir writes a directory marker "name/".
+// Mkdir writes a directory marker "name/" carrying the mode and owner.
 func (d *Dir) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
-	prefix, ok := d.prefix()
-	if !ok {
-		return nil, syscall.ENOENT
+	if errno := d.fsys.readOnly(); errno != 0 {
+		return nil, errno
 	}
-	key := prefix + name
-	if _, err := d.fsys.store.PutObject(ctx, d.fsys.opts.Bucket, key+"/", bytes.NewReader(nil), 0, s3client.PutOptions{}); err != nil {
-		return nil, d.fsys.errno("mkdir", key+"/", err)
+	l, errno := d.where()
+	if errno != 0 {
+		return nil, errno
 	}
-	a := Attr{Dir: true}
-	d.fsys.cache.Put(key, a)
+	target := l.child(name)
+	meta := d.fsys.newMeta(ctx, syscall.S_IFDIR|mode&0o7777)
+	meta.ContentType = dirContentType
+	if err := d.fsys.putMarker(ctx, target, meta); err != nil {
+		return nil, d.fsys.errno("mkdir", target.key+"/", err)
+	}
+	a := Attr{Dir: true, Meta: meta}
+	d.fsys.remember(target, a)
+	d.fsys.listings.Put(target.cacheKey()+"/", &listing{names: map[string]Attr{}})
 	return d.child(ctx, name, a, &out.Attr), 0
+}
+
+// putMarker writes the empty marker object of directory l with meta.
+func (f *FS) putMarker(ctx context.Context, l loc, meta *Meta) error {
+	_, err := f.store.PutObject(ctx, l.bucket, l.key+"/", bytes.NewReader(nil), 0, meta.putOptions(l.key+"/"))
+	return err
 }
 
 var _ = (gofs.NodeRmdirer)((*Dir)(nil))
 
 // Rmdir deletes the marker of an empty directory.
 func (d *Dir) Rmdir(ctx context.Context, name string) syscall.Errno {
-	prefix, ok := d.prefix()
-	if !ok {
-		return syscall.ENOENT
+	if errno := d.fsys.readOnly(); errno != 0 {
+		return errno
 	}
-	key := prefix + name + "/"
-	page, err := d.fsys.store.ListObjectsV2(ctx, d.fsys.opts.Bucket, s3client.ListInput{Prefix: key, MaxKeys: 2})
+	l, errno := d.where()
+	if errno != 0 {
+		return errno
+	}
+	target := l.child(name)
+	empty, err := d.fsys.isEmptyDir(ctx, target)
 	if err != nil {
-		return d.fsys.errno("rmdir", key, err)
+		return d.fsys.errno("rmdir", target.key+"/", err)
+	}
+	if !empty {
+		return syscall.ENOTEMPTY
+	}
+	if err := d.fsys.store.DeleteObject(ctx, target.bucket, target.key+"/"); err != nil && !errors.Is(err, s3client.ErrNotFound) {
+		return d.fsys.errno("rmdir", target.key+"/", err)
+	}
+	d.fsys.forget(target)
+	return 0
+}
+
+// isEmptyDir reports whether directory l holds no key but its marker.
+func (f *FS) isEmptyDir(ctx context.Context, l loc) (bool, error) {
+	page, err := f.store.ListObjects(ctx, l.bucket, s3client.ListInput{Prefix: l.key + "/", MaxKeys: 2})
+	if err != nil {
+		return false, err
 	}
 	for _, o := range page.Objects {
-		if o.Key != key {
-			return syscall.ENOTEMPTY
+		if o.Key != l.key+"/" {
+			return false, nil
 		}
 	}
-	if err := d.fsys.store.DeleteObject(ctx, d.fsys.opts.Bucket, key); err != nil {
-		return d.fsys.errno("rmdir", key, err)
+	return len(page.CommonPrefixes) == 0, nil
+}
+
+var _ = (gofs.NodeSymlinker)((*Dir)(nil))
+
+// Symlink stores the target as the body of an object whose mode says
+// S_IFLNK, as s3fs does.
+func (d *Dir) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	if errno := d.fsys.readOnly(); errno != 0 {
+		return nil, errno
 	}
-	d.fsys.cache.PutMissing(prefix + name)
+	l, errno := d.where()
+	if errno != 0 {
+		return nil, errno
+	}
+	at := l.child(name)
+	meta := d.fsys.newMeta(ctx, syscall.S_IFLNK|0o777)
+	body := []byte(target)
+	if _, err := d.fsys.store.PutObject(ctx, at.bucket, at.key, bytes.NewReader(body), int64(len(body)), meta.putOptions("")); err != nil {
+		return nil, d.fsys.errno("symlink", at.key, err)
+	}
+	a := Attr{Size: int64(len(body)), Mtime: meta.Mtime, Meta: meta}
+	d.fsys.remember(at, a)
+	return d.child(ctx, name, a, &out.Attr), 0
+}
+
+var _ = (gofs.NodeSetattrer)((*Dir)(nil))
+
+// Setattr changes a directory's mode, owner or times by rewriting its
+// marker (creating one for an implied directory). At a bucket root,
+// which has no marker, it is accepted and not kept.
+func (d *Dir) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	if errno := d.fsys.readOnly(); errno != 0 {
+		return errno
+	}
+	if d.isBucketRoot() {
+		d.fsys.fillAttr(Attr{Dir: true}, &out.Attr)
+		return 0
+	}
+	l, errno := d.where()
+	if errno != 0 {
+		return errno
+	}
+	file := loc{l.bucket, l.key[:len(l.key)-1]}
+	a, errno := d.fsys.stat(ctx, file)
+	if errno != 0 {
+		return errno
+	}
+	meta := applySetattr(a.Meta.clone(), in, syscall.S_IFDIR)
+	meta.ContentType = dirContentType
+	if err := d.fsys.putMarker(ctx, file, meta); err != nil {
+		return d.fsys.errno("setattr", l.key, err)
+	}
+	a.Meta = meta
+	d.fsys.remember(file, a)
+	d.fsys.fillAttr(a, &out.Attr)
 	return 0
 }
 
@@ -184,10 +312,23 @@ var _ = (gofs.NodeStatfser)((*Dir)(nil))
 // Statfs reports a large, mostly free filesystem so tools do not refuse
 // to write; S3 has no fixed capacity.
 func (d *Dir) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
+	statfs(out)
+	return 0
+}
+
+func statfs(out *fuse.StatfsOut) {
 	const blocks = 1 << 40 // 4 PiB of 4 KiB blocks
 	out.Bsize, out.Frsize = 4096, 4096
 	out.Blocks, out.Bfree, out.Bavail = blocks, blocks, blocks
 	out.Files, out.Ffree = 1<<40, 1<<40
 	out.NameLen = 255
-	return 0
+}
+
+// childFile is the File node known for name, or nil.
+func (d *Dir) childFile(name string) *File {
+	if ch := d.GetChild(name); ch != nil {
+		f, _ := ch.Operations().(*File)
+		return f
+	}
+	return nil
 }

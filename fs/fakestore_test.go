@@ -30,6 +30,8 @@ type fakeStore struct {
 
 	mu      sync.Mutex // protects the fields below
 	objects map[string][]byte
+	metas   map[string]map[string]string // x-amz-meta-* of each object
+	uploads map[string]*fakeUpload       // multipart uploads by id
 	mtime   time.Time
 	calls   map[string]int
 	putErr  error // returned by PutObject when set
@@ -39,6 +41,7 @@ var _ Store = (*fakeStore)(nil)
 
 func newFakeStore(t testing.TB, bucket string, keys ...string) *fakeStore {
 	s := &fakeStore{t: t, bucket: bucket, objects: map[string][]byte{}, calls: map[string]int{},
+		metas: map[string]map[string]string{}, uploads: map[string]*fakeUpload{},
 		mtime: time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)}
 	for _, k := range keys {
 		s.objects[k] = []byte("content of " + k)
@@ -95,7 +98,7 @@ func noSuchKey(op, bucket, key string) error {
 }
 
 func (s *fakeStore) info(key string) *s3client.ObjectInfo {
-	return &s3client.ObjectInfo{Key: key, Size: int64(len(s.objects[key])), LastModified: s.mtime}
+	return &s3client.ObjectInfo{Key: key, Size: int64(len(s.objects[key])), LastModified: s.mtime, Metadata: s.metas[key]}
 }
 
 func (s *fakeStore) HeadObject(ctx context.Context, bucket, key string) (*s3client.ObjectInfo, error) {
@@ -146,6 +149,7 @@ func (s *fakeStore) PutObject(ctx context.Context, bucket, key string, body io.R
 		return "", s.putErr
 	}
 	s.objects[key] = data
+	s.metas[key] = opts.Metadata
 	return fmt.Sprintf(`"etag-%d"`, s.calls["PutObject"]), nil
 }
 
@@ -156,16 +160,17 @@ func (s *fakeStore) DeleteObject(ctx context.Context, bucket, key string) error 
 		return err
 	}
 	delete(s.objects, key) // S3 deletes of missing keys succeed
+	delete(s.metas, key)
 	return nil
 }
 
-// ListObjectsV2 pages through the keys in order like S3: at most MaxKeys
+// ListObjects pages through the keys in order like S3: at most MaxKeys
 // (default 1000) objects and common prefixes per page; the continuation
 // token is the last entry of the previous page.
-func (s *fakeStore) ListObjectsV2(ctx context.Context, bucket string, in s3client.ListInput) (*s3client.ListPage, error) {
+func (s *fakeStore) ListObjects(ctx context.Context, bucket string, in s3client.ListInput) (*s3client.ListPage, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.begin("ListObjectsV2", bucket); err != nil {
+	if err := s.begin("ListObjects", bucket); err != nil {
 		return nil, err
 	}
 	maxKeys := in.MaxKeys
@@ -228,7 +233,7 @@ func testMount(t *testing.T, store *fakeStore, opts Options, copts cache.Options
 	t.Helper()
 	logger, hook := logtest.NewNullLogger()
 	opts.Bucket = "b"
-	_, root := New(store, cache.New[Attr](copts), opts, logger.WithField("component", "fs"))
+	_, root := New(store, copts, opts, logger.WithField("component", "fs"))
 	dir := t.TempDir()
 	server, err := gofs.Mount(dir, root, &gofs.Options{})
 	if err != nil {
@@ -306,7 +311,7 @@ func TestFakeStoreList(t *testing.T) {
 	s := newFakeStore(t, "b", "a", "a/1", "a/2", "b/x/y", "c", "d/")
 	listAll := func(in s3client.ListInput) (pages [][]string) {
 		for {
-			p, err := s.ListObjectsV2(context.Background(), "b", in)
+			p, err := s.ListObjects(context.Background(), "b", in)
 			if err != nil {
 				t.Fatal(err)
 			}

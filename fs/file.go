@@ -1,9 +1,8 @@
 package fs
 
 import (
-	"bytes"
 	"context"
-	"io"
+	"errors"
 	"sync"
 	"syscall"
 	"time"
@@ -15,53 +14,125 @@ import (
 )
 
 // File is a regular file backed by one object. While it is open for
-// writing, its whole new content lives in memory and is uploaded with one
-// PUT on flush.
+// writing, a writer holds the new content (memory, parts in flight, or a
+// staged temp file) until flush uploads it.
 type File struct {
 	gofs.Inode
 	fsys *FS
 
 	mu       sync.Mutex // protects the fields below; held across uploads
-	size     int64
-	mtime    time.Time
-	data     []byte // the new content while written; valid when loaded
-	loaded   bool   // data holds the file's content
-	dirty    bool   // data differs from the object
-	writers  int    // open writable handles
-	unlinked bool   // the name was removed; nothing is uploaded any more
+	attr     Attr       // what the object is (or will be once flushed)
+	w        *writer    // non-nil while open for writing
+	writers  int        // open writable handles
+	written  time.Time  // last change of content not yet uploaded
+	unlinked bool       // the name was removed; nothing is uploaded any more
 }
 
-// refresh takes size and mtime from a listing or HEAD unless local
-// writes are pending. It fills out with what the file now reports.
+// refresh takes size, times and metadata from a listing or HEAD unless
+// local writes are pending. It fills out with what the file now reports.
 func (f *File) refresh(a Attr, out *fuse.Attr) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if !f.loaded {
-		f.size, f.mtime = a.Size, a.Mtime
+	if f.w == nil {
+		if a.Meta == nil && f.attr.Size == a.Size && f.attr.Mtime.Equal(a.Mtime) {
+			a.Meta = f.attr.Meta // a listing does not forget what HEAD said
+		}
+		f.attr = a
 	}
 	f.fillLocked(out)
 }
 
+// pending reports whether the file has content not uploaded yet.
+func (f *File) pending() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.w != nil && f.w.dirty
+}
+
 // fillLocked fills out from the file's state. f.mu must be held.
 func (f *File) fillLocked(out *fuse.Attr) {
-	size := f.size
-	if f.loaded {
-		size = int64(len(f.data))
+	a := f.attr
+	if f.w != nil && f.w.local() {
+		a.Size = f.w.size
 	}
-	f.fsys.fillAttr(Attr{Size: size, Mtime: f.mtime}, out)
+	f.fsys.fillAttr(a, out)
 }
 
 func (f *File) markUnlinked() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.unlinked = true
-	f.dirty = false
+	if f.w != nil {
+		f.w.dirty = false
+	}
+}
+
+// where is the object location of f.
+func (f *File) where() (loc, bool) {
+	return f.fsys.locate(&f.Inode, false)
+}
+
+// targetLocked names the upload of f's content with its metadata, which
+// it first learns with a HEAD if only a listing was seen (an upload must
+// not drop an object's mode or owner). f.mu must be held.
+func (f *File) targetLocked(ctx context.Context) (target, syscall.Errno) {
+	l, ok := f.where()
+	if !ok || f.unlinked {
+		return target{}, syscall.ENOENT
+	}
+	if f.attr.Meta == nil {
+		info, err := f.fsys.store.HeadObject(ctx, l.bucket, l.key)
+		switch {
+		case err == nil:
+			f.attr.Meta = parseMeta(info)
+		case errors.Is(err, s3client.ErrNotFound):
+			f.attr.Meta = noMeta()
+		default:
+			return target{}, f.fsys.errno("head", l.key, err)
+		}
+	}
+	return target{bucket: l.bucket, key: l.key, put: f.attr.Meta.putOptions(l.key)}, 0
+}
+
+// flushLocked uploads pending writes. f.mu must be held.
+func (f *File) flushLocked(ctx context.Context) syscall.Errno {
+	if f.w == nil || !f.w.dirty || f.unlinked {
+		return 0
+	}
+	t, errno := f.targetLocked(ctx)
+	if errno != 0 {
+		return errno
+	}
+	if !f.written.IsZero() {
+		f.attr.Meta.Mtime = f.written
+		t.put = f.attr.Meta.putOptions(t.key)
+	}
+	size := f.w.size
+	if err := f.w.Flush(ctx, t); err != nil {
+		f.fsys.log.WithField("key", t.key).Errorf("upload failed, data not saved: %v", err)
+		return syscall.EIO
+	}
+	f.attr.Size, f.attr.Mtime, f.written = size, time.Now(), time.Time{}
+	f.fsys.remember(loc{t.bucket, t.key}, f.attr)
+	return 0
 }
 
 var _ = (gofs.NodeGetattrer)((*File)(nil))
 
-// Getattr reports the size of pending writes, else the object's.
+// Getattr reports pending writes, else what the cache (or a fresh HEAD,
+// once the cache entry expired) says of the object.
 func (f *File) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	f.mu.Lock()
+	writing := f.w != nil
+	f.mu.Unlock()
+	if !writing {
+		if l, ok := f.where(); ok {
+			if a, errno := f.fsys.stat(ctx, l); errno == 0 && !a.Dir {
+				f.refresh(a, &out.Attr)
+				return 0
+			}
+		}
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.fillLocked(&out.Attr)
@@ -70,21 +141,31 @@ func (f *File) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOu
 
 var _ = (gofs.NodeSetattrer)((*File)(nil))
 
-// Setattr handles truncate; the result is uploaded at once unless the
-// file is open for writing (then on flush).
+// Setattr truncates and changes mode, owner and times. Without open
+// writers the change is made at once: a truncation uploads the new
+// content, a metadata change copies the object onto itself.
 func (f *File) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	if errno := f.fsys.readOnly(); errno != 0 {
+		return errno
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	metaChange := metaChanges(in)
 	if size, ok := in.GetSize(); ok {
-		if errno := f.resizeLocked(ctx, int64(size)); errno != 0 {
+		if errno := f.truncateLocked(ctx, int64(size)); errno != 0 {
 			return errno
 		}
-		if f.writers == 0 {
-			errno := f.uploadLocked(ctx)
-			// No handle holds the buffer: drop it, as the last
-			// Release does, so later reads see the object again.
-			f.data, f.loaded, f.dirty = nil, false, false
-			if errno != 0 {
+	}
+	if metaChange {
+		if _, errno := f.targetLocked(ctx); errno != 0 {
+			return errno
+		}
+		f.attr.Meta = applySetattr(f.attr.Meta.clone(), in, syscall.S_IFREG)
+		if _, ok := in.GetMTime(); ok {
+			f.written = time.Time{} // an explicit mtime wins over the writes'
+		}
+		if f.w == nil || !f.w.dirty {
+			if errno := f.rewriteMetaLocked(ctx); errno != 0 {
 				return errno
 			}
 		}
@@ -93,87 +174,95 @@ func (f *File) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttr
 	return 0
 }
 
-// resizeLocked truncates or extends the buffered content. f.mu must be held.
-func (f *File) resizeLocked(ctx context.Context, size int64) syscall.Errno {
-	if !f.loaded && size == 0 {
-		f.data, f.loaded = []byte{}, true
+// truncateLocked sets the size; without open writers it uploads at once.
+// f.mu must be held.
+func (f *File) truncateLocked(ctx context.Context, size int64) syscall.Errno {
+	temporary := f.w == nil
+	if temporary {
+		f.w = newWriter(f.fsys.store, f.fsys.opts.Write, f.fsys.log, f.attr.Size, false)
+		defer func() { f.w.Close(); f.w = nil }()
 	}
-	if errno := f.loadLocked(ctx); errno != 0 {
+	t, errno := f.targetLocked(ctx)
+	if errno != 0 {
 		return errno
 	}
-	if size <= int64(len(f.data)) {
-		f.data = f.data[:size]
-	} else {
-		f.data = append(f.data, make([]byte, size-int64(len(f.data)))...)
+	if err := f.w.Truncate(ctx, t, size); err != nil {
+		return f.fsys.errno("truncate", t.key, err)
 	}
-	f.dirty = true
-	f.mtime = time.Now()
+	f.written = time.Now()
+	if temporary {
+		return f.flushLocked(ctx)
+	}
 	return 0
 }
 
-// loadLocked reads the object into memory before a partial change.
+// rewriteMetaLocked stores f.attr.Meta by copying the object onto itself.
 // f.mu must be held.
-func (f *File) loadLocked(ctx context.Context) syscall.Errno {
-	if f.loaded {
-		return 0
-	}
-	key, ok := f.key()
+func (f *File) rewriteMetaLocked(ctx context.Context) syscall.Errno {
+	l, ok := f.where()
 	if !ok {
 		return syscall.ENOENT
 	}
-	body, _, err := f.fsys.store.GetObject(ctx, f.fsys.opts.Bucket, key, 0, -1)
+	m := f.attr.Meta
+	ct := m.ContentType
+	if ct == "" {
+		ct = contentType(l.key)
+	}
+	_, err := f.fsys.store.CopyObject(ctx, l.bucket, l.key, l.bucket, l.key, s3client.CopyOptions{
+		ReplaceMetadata: true, Metadata: m.headers(), ContentType: ct,
+	})
 	if err != nil {
-		return f.fsys.errno("read", key, err)
+		return f.fsys.errno("setattr", l.key, err)
 	}
-	defer body.Close()
-	data, err := io.ReadAll(body)
-	if err != nil {
-		return f.fsys.errno("read", key, err)
-	}
-	f.data, f.loaded = data, true
-	return 0
-}
-
-// key is the object key of f, and false once f is unlinked.
-func (f *File) key() (string, bool) {
-	rel, ok := relPath(&f.Inode)
-	if !ok || rel == "" {
-		return "", false
-	}
-	return f.fsys.opts.Prefix + rel, true
-}
-
-// uploadLocked PUTs the buffered content if it changed. f.mu must be held.
-func (f *File) uploadLocked(ctx context.Context) syscall.Errno {
-	if !f.dirty || f.unlinked {
-		return 0
-	}
-	key, ok := f.key()
-	if !ok {
-		return 0
-	}
-	_, err := f.fsys.store.PutObject(ctx, f.fsys.opts.Bucket, key, bytes.NewReader(f.data), int64(len(f.data)), s3client.PutOptions{})
-	if err != nil {
-		f.fsys.log.WithField("key", key).Errorf("upload failed, data not saved: %v", err)
-		return syscall.EIO
-	}
-	f.dirty = false
-	f.size = int64(len(f.data))
-	f.mtime = time.Now()
-	f.fsys.cache.Put(key, Attr{Size: f.size, Mtime: f.mtime})
+	f.fsys.remember(l, f.attr)
 	return 0
 }
 
 var _ = (gofs.NodeOpener)((*File)(nil))
 
-// Open returns a handle; writable handles share the file's buffer.
+// Open returns a handle; writable handles share the file's writer.
 func (f *File) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
 	h := &handle{file: f}
 	if flags&(syscall.O_WRONLY|syscall.O_RDWR) != 0 {
+		if errno := f.fsys.readOnly(); errno != 0 {
+			return nil, 0, errno
+		}
 		h.writable = true
 		f.mu.Lock()
+		defer f.mu.Unlock()
+		if f.w == nil {
+			f.w = newWriter(f.fsys.store, f.fsys.opts.Write, f.fsys.log, f.attr.Size, false)
+		}
 		f.writers++
-		f.mu.Unlock()
+		if flags&syscall.O_TRUNC != 0 {
+			if errno := f.truncateLocked(ctx, 0); errno != 0 {
+				f.releaseWriterLocked()
+				return nil, 0, errno
+			}
+		}
 	}
 	return h, 0, 0
+}
+
+// releaseWriterLocked ends one writable handle; the last one uploads
+// what is still pending (flush already reported failures) and drops the
+// writer. f.mu must be held.
+func (f *File) releaseWriterLocked() syscall.Errno {
+	f.writers--
+	if f.writers > 0 {
+		return 0
+	}
+	errno := f.flushLocked(context.Background())
+	if errno != 0 {
+		// Nobody can retry any more: forget the unsaved content rather
+		// than serve what the server does not have.
+		if l, ok := f.where(); ok {
+			f.fsys.log.WithField("key", l.key).Error("giving up on unsaved writes after failed uploads")
+			f.fsys.attrs.Remove(l.cacheKey())
+		}
+	}
+	f.w.Close()
+	f.w = nil
+	f.written = time.Time{}
+	return errno
 }

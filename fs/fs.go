@@ -1,11 +1,13 @@
 // Package fs is the FUSE adapter: go-fuse nodes that turn file operations
-// into calls on an object store. It owns the mapping of paths to keys and
-// of errors to errno values; it does not speak HTTP.
+// into calls on an object store. It owns the mapping of paths to keys, of
+// file attributes to object metadata, and of errors to errno values; it
+// does not speak HTTP.
 package fs
 
 import (
 	"context"
 	"io"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -25,87 +27,161 @@ type Store interface {
 	GetObject(ctx context.Context, bucket, key string, offset, length int64) (io.ReadCloser, *s3client.ObjectInfo, error)
 	PutObject(ctx context.Context, bucket, key string, body io.ReaderAt, size int64, opts s3client.PutOptions) (string, error)
 	DeleteObject(ctx context.Context, bucket, key string) error
-	ListObjectsV2(ctx context.Context, bucket string, in s3client.ListInput) (*s3client.ListPage, error)
+	CopyObject(ctx context.Context, bucket, key, srcBucket, srcKey string, opts s3client.CopyOptions) (string, error)
+	ListObjects(ctx context.Context, bucket string, in s3client.ListInput) (*s3client.ListPage, error)
+
+	CreateMultipartUpload(ctx context.Context, bucket, key string, opts s3client.PutOptions) (string, error)
+	UploadPart(ctx context.Context, bucket, key, uploadID string, partNumber int, body io.ReaderAt, size int64) (string, error)
+	UploadPartCopy(ctx context.Context, bucket, key, uploadID string, partNumber int, srcBucket, srcKey string, first, last int64) (string, error)
+	CompleteMultipartUpload(ctx context.Context, bucket, key, uploadID string, parts []s3client.CompletedPart) (string, error)
+	AbortMultipartUpload(ctx context.Context, bucket, key, uploadID string) error
+
+	ListBuckets(ctx context.Context) ([]s3client.BucketInfo, error)
+	HeadBucket(ctx context.Context, bucket string) error
+	CreateBucket(ctx context.Context, bucket string) error
+	DeleteBucket(ctx context.Context, bucket string) error
 }
 
-// Options describe one mounted bucket.
+// Options describe one mount.
 type Options struct {
+	// Bucket is the mounted bucket; empty mounts the whole endpoint, one
+	// directory per bucket.
 	Bucket string
 	// Prefix is the key prefix shown as the root, "" or ending in "/".
-	Prefix   string
+	Prefix string
+	// UID and GID own objects that carry no owner metadata.
 	UID, GID uint32
-	FileMode uint32 // permission bits of files without metadata (default 0644)
-	DirMode  uint32 // permission bits of directories (default 0755)
-}
-
-// Attr is what the filesystem caches about a name.
-type Attr struct {
-	Dir   bool
-	Size  int64
-	Mtime time.Time
+	// FileMode and DirMode are the permissions of objects without mode
+	// metadata (default 0666 and 0777 less Umask).
+	FileMode, DirMode uint32
+	Umask             uint32
+	ReadOnly          bool
+	// StatHead makes lookups HEAD each object for mode, owner and mtime
+	// metadata, which a listing cannot give. Without it, attributes come
+	// from listings alone (faster, but modes and mtimes are the defaults
+	// and the upload time).
+	StatHead bool
+	Write    WriteOptions
 }
 
 // FS is the state shared by every node of one mount.
 type FS struct {
-	store   Store
-	cache   *cache.Cache[Attr] // keyed by object key without a trailing "/"
-	opts    Options
-	log     *logrus.Entry
-	mounted time.Time
-	warned  sync.Map // keys already warned about
+	store    Store
+	attrs    *cache.Cache[Attr]     // keyed by cacheKey(bucket, key)
+	listings *cache.Cache[*listing] // complete listings, keyed by cacheKey(bucket, prefix)
+	opts     Options
+	log      *logrus.Entry
+	mounted  time.Time
+	warned   sync.Map // keys already warned about
 }
 
-// New returns the filesystem for opts and its root directory node.
-func New(store Store, c *cache.Cache[Attr], opts Options, log *logrus.Entry) (*FS, *Dir) {
+// New returns the filesystem for opts and its root node.
+func New(store Store, cacheOpts cache.Options, opts Options, log *logrus.Entry) (*FS, gofs.InodeEmbedder) {
 	if opts.FileMode == 0 {
-		opts.FileMode = 0o644
+		opts.FileMode = 0o666 &^ opts.Umask
 	}
 	if opts.DirMode == 0 {
-		opts.DirMode = 0o755
+		opts.DirMode = 0o777 &^ opts.Umask
 	}
-	f := &FS{store: store, cache: c, opts: opts, log: log, mounted: time.Now()}
+	opts.Write.setDefaults()
+	f := &FS{
+		store: store, opts: opts, log: log, mounted: time.Now(),
+		attrs:    cache.New[Attr](cacheOpts),
+		listings: cache.New[*listing](cacheOpts),
+	}
+	if opts.Bucket == "" {
+		return f, &EndpointRoot{fsys: f}
+	}
 	return f, &Dir{fsys: f}
 }
 
-// relPath is n's path below the mount root, and false if n is no longer
-// reachable from the root (unlinked).
-func relPath(n *gofs.Inode) (string, bool) {
+// loc is where a node lives: a bucket and a key (files) or key prefix
+// ending in "/" (directories; "" or the mount prefix at a bucket root).
+type loc struct {
+	bucket, key string
+}
+
+// locate maps n's path below the mount root to its bucket and key, and
+// reports false if n is no longer reachable (unlinked) or is the
+// endpoint root itself.
+func (f *FS) locate(n *gofs.Inode, dir bool) (loc, bool) {
 	var segs []string
 	for !n.IsRoot() {
 		name, parent := n.Parent()
 		if parent == nil {
-			return "", false
+			return loc{}, false
 		}
 		segs = append(segs, name)
 		n = parent
 	}
-	path := ""
-	for i := len(segs) - 1; i >= 0; i-- {
-		path += segs[i]
-		if i > 0 {
-			path += "/"
-		}
+	for i, j := 0, len(segs)-1; i < j; i, j = i+1, j-1 {
+		segs[i], segs[j] = segs[j], segs[i]
 	}
-	return path, true
+	bucket := f.opts.Bucket
+	if bucket == "" {
+		if len(segs) == 0 {
+			return loc{}, false
+		}
+		bucket, segs = segs[0], segs[1:]
+	}
+	key := f.opts.Prefix + strings.Join(segs, "/")
+	if dir && len(segs) > 0 {
+		key += "/"
+	}
+	return loc{bucket, key}, true
 }
 
-// fillAttr sets out from a, with the mount's owner and modes.
+// child is the location of name inside directory location d.
+func (d loc) child(name string) loc { return loc{d.bucket, d.key + name} }
+
+// cacheKey is the cache key of a location.
+func (l loc) cacheKey() string { return l.bucket + "/" + l.key }
+
+func (l loc) String() string { return l.bucket + "/" + l.key }
+
+// fillAttr sets out from a, with the mount's defaults where the object
+// has no metadata.
 func (f *FS) fillAttr(a Attr, out *fuse.Attr) {
 	out.Uid, out.Gid = f.opts.UID, f.opts.GID
 	mtime := a.Mtime
+	perm := f.opts.FileMode
+	if a.Dir {
+		perm = f.opts.DirMode
+	}
+	kind := a.kind()
+	if m := a.Meta; m != nil {
+		if m.Mode&0o7777 != 0 || m.Mode&syscall.S_IFMT != 0 {
+			perm = m.Mode & 0o7777
+		}
+		if m.UID >= 0 {
+			out.Uid = uint32(m.UID)
+		}
+		if m.GID >= 0 {
+			out.Gid = uint32(m.GID)
+		}
+		if !m.Mtime.IsZero() {
+			mtime = m.Mtime
+		}
+	}
 	if mtime.IsZero() {
 		mtime = f.mounted
 	}
 	out.SetTimes(nil, &mtime, &mtime)
-	if a.Dir {
-		out.Mode = syscall.S_IFDIR | f.opts.DirMode
-		out.Size = 4096
-		out.Nlink = 2
-	} else {
-		out.Mode = syscall.S_IFREG | f.opts.FileMode
-		out.Size = uint64(a.Size)
-		out.Nlink = 1
+	out.Mode = kind | perm
+	switch kind {
+	case syscall.S_IFDIR:
+		out.Size, out.Nlink = 4096, 2
+	default:
+		out.Size, out.Nlink = uint64(a.Size), 1
 	}
 	out.Blksize = 4096
 	out.Blocks = (out.Size + 511) / 512
+}
+
+// readOnly is the errno of writes on a read-only mount, or 0.
+func (f *FS) readOnly() syscall.Errno {
+	if f.opts.ReadOnly {
+		return syscall.EROFS
+	}
+	return 0
 }

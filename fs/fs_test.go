@@ -43,8 +43,8 @@ func TestStatAfterReaddirUsesNoHead(t *testing.T) {
 	if got := store.count("HeadObject"); got != 0 {
 		t.Errorf("HeadObject calls: got %v, want 0", got)
 	}
-	if got := store.count("ListObjectsV2"); got != 1 {
-		t.Errorf("ListObjectsV2 calls: got %v, want 1", got)
+	if got := store.count("ListObjects"); got != 1 {
+		t.Errorf("ListObjects calls: got %v, want 1", got)
 	}
 }
 
@@ -60,8 +60,8 @@ func TestReaddirPagination(t *testing.T) {
 	}
 	store.resetCounts()
 	checkNames(t, filepath.Join(mnt, "p"), want...)
-	if got := store.count("ListObjectsV2"); got != 3 {
-		t.Errorf("ListObjectsV2 calls for 2500 keys: got %v, want 3", got)
+	if got := store.count("ListObjects"); got != 3 {
+		t.Errorf("ListObjects calls for 2500 keys: got %v, want 3", got)
 	}
 }
 

@@ -15,7 +15,7 @@ import (
 // be served by reading on instead of starting a new GET.
 const maxSkip = 1 << 20
 
-// handle is one open file. Reads of a file without pending writes stream
+// handle is one open file. Reads of content that is not local stream
 // from one GET that is reused while reads are sequential.
 type handle struct {
 	file     *File
@@ -29,20 +29,24 @@ type handle struct {
 
 var _ = (gofs.FileReader)((*handle)(nil))
 
-// Read serves from the write buffer if there is one, else from S3.
+// Read serves local (written) content from the writer, else from S3.
 func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
 	f := h.file
 	f.mu.Lock()
-	if f.loaded {
+	if f.w != nil && f.w.local() {
 		defer f.mu.Unlock()
-		if off >= int64(len(f.data)) {
-			return fuse.ReadResultData(nil), 0
+		t, errno := f.targetLocked(ctx)
+		if errno != 0 {
+			return nil, errno
 		}
-		n := copy(dest, f.data[off:])
+		n, err := f.w.ReadAt(ctx, t, dest, off)
+		if err != nil {
+			return nil, f.fsys.errno("read", t.key, err)
+		}
 		return fuse.ReadResultData(dest[:n]), 0
 	}
-	size := f.size
-	key, ok := f.key()
+	size := f.attr.Size
+	l, ok := f.where()
 	f.mu.Unlock()
 	if !ok {
 		return nil, syscall.ENOENT
@@ -52,16 +56,17 @@ func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadRes
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	n, err := h.readStream(key, dest, off)
+	n, err := h.readStream(l, dest[:min(int64(len(dest)), size-off)], off)
 	if err != nil {
-		return nil, f.fsys.errno("read", key, err)
+		return nil, f.fsys.errno("read", l.key, err)
 	}
 	return fuse.ReadResultData(dest[:n]), 0
 }
 
 // readStream fills dest from offset off, reusing the open GET when off is
 // at or a little ahead of its position. h.mu must be held.
-func (h *handle) readStream(key string, dest []byte, off int64) (int, error) {
+func (h *handle) readStream(l loc, dest []byte, off int64) (int, error) {
+	store := h.file.fsys.store
 	for attempt := 0; ; attempt++ {
 		if h.body != nil && off >= h.pos && off-h.pos <= maxSkip {
 			if _, err := io.CopyN(io.Discard, h.body, off-h.pos); err == nil {
@@ -79,7 +84,7 @@ func (h *handle) readStream(key string, dest []byte, off int64) (int, error) {
 		}
 		// The stream outlives this request, so it gets its own context.
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-		body, _, err := h.file.fsys.store.GetObject(ctx, h.file.fsys.opts.Bucket, key, off, -1)
+		body, _, err := store.GetObject(ctx, l.bucket, l.key, off, -1)
 		if err != nil {
 			cancel()
 			return 0, err
@@ -89,7 +94,7 @@ func (h *handle) readStream(key string, dest []byte, off int64) (int, error) {
 	// A fresh stream failed too: one plain ranged GET for exactly this read.
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	body, _, err := h.file.fsys.store.GetObject(ctx, h.file.fsys.opts.Bucket, key, off, int64(len(dest)))
+	body, _, err := store.GetObject(ctx, l.bucket, l.key, off, int64(len(dest)))
 	if err != nil {
 		return 0, err
 	}
@@ -112,28 +117,22 @@ func (h *handle) closeStream() {
 
 var _ = (gofs.FileWriter)((*handle)(nil))
 
-// Write changes the in-memory content; the first write into an existing
-// object that was not truncated loads it first.
+// Write hands data to the file's writer.
 func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
 	f := h.file
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if errno := f.loadLocked(ctx); errno != 0 {
+	if f.w == nil {
+		return 0, syscall.EBADF
+	}
+	t, errno := f.targetLocked(ctx)
+	if errno != 0 {
 		return 0, errno
 	}
-	end := off + int64(len(data))
-	if end > int64(len(f.data)) {
-		if end > int64(cap(f.data)) {
-			grown := make([]byte, end, max(end, 2*int64(cap(f.data))))
-			copy(grown, f.data)
-			f.data = grown
-		} else {
-			f.data = f.data[:end]
-		}
+	if err := f.w.Write(ctx, t, data, off); err != nil {
+		return 0, f.fsys.errno("write", t.key, err)
 	}
-	copy(f.data[off:], data)
-	f.dirty = true
-	f.mtime = time.Now()
+	f.written = time.Now()
 	return uint32(len(data)), 0
 }
 
@@ -146,7 +145,7 @@ func (h *handle) Flush(ctx context.Context) syscall.Errno {
 	}
 	h.file.mu.Lock()
 	defer h.file.mu.Unlock()
-	return h.file.uploadLocked(ctx)
+	return h.file.flushLocked(ctx)
 }
 
 var _ = (gofs.FileFsyncer)((*handle)(nil))
@@ -158,7 +157,7 @@ func (h *handle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 
 var _ = (gofs.FileReleaser)((*handle)(nil))
 
-// Release closes the read stream; the last writer frees the buffer.
+// Release closes the read stream; the last writer drops the writer.
 func (h *handle) Release(ctx context.Context) syscall.Errno {
 	h.mu.Lock()
 	h.closeStream()
@@ -166,26 +165,7 @@ func (h *handle) Release(ctx context.Context) syscall.Errno {
 	if !h.writable {
 		return 0
 	}
-	f := h.file
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.writers--
-	var errno syscall.Errno
-	if f.dirty {
-		// Flush already reported a failure to close(2); try once more.
-		errno = f.uploadLocked(context.Background())
-	}
-	if f.writers == 0 {
-		if f.dirty {
-			// Nobody can retry any more: forget the unsaved content
-			// rather than serve what the server does not have.
-			if key, ok := f.key(); ok {
-				f.fsys.log.WithField("key", key).Error("giving up on unsaved writes after failed uploads")
-				f.fsys.cache.Remove(key)
-			}
-			f.dirty = false
-		}
-		f.data, f.loaded = nil, false
-	}
-	return errno
+	h.file.mu.Lock()
+	defer h.file.mu.Unlock()
+	return h.file.releaseWriterLocked()
 }

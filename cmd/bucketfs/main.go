@@ -9,6 +9,7 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -23,9 +24,11 @@ import (
 )
 
 const usage = `Usage: bucketfs [options] BUCKET[:/PREFIX] MOUNTPOINT
+       bucketfs [options] / MOUNTPOINT
 
-Mounts an S3 bucket (or the keys under PREFIX in it) at MOUNTPOINT and
-serves it in the foreground until SIGINT/SIGTERM or umount.
+Mounts an S3 bucket (or the keys under PREFIX in it; or with "/" the whole
+endpoint, one directory per bucket) at MOUNTPOINT and serves it in the
+foreground until SIGINT/SIGTERM or umount.
 
 Credentials come from, in order: --passwd-file, --profile, the environment
 (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), AWS_PROFILE,
@@ -49,6 +52,29 @@ type config struct {
 	entryTimeout       time.Duration
 	logLevel           string
 	debugFUSE          bool
+	allowOther         bool
+}
+
+// uintValue is a flag.Value for a uint32 in a base (8 for modes).
+type uintValue struct {
+	p    *uint32
+	base int
+}
+
+func (v uintValue) String() string {
+	if v.p == nil {
+		return ""
+	}
+	return strconv.FormatUint(uint64(*v.p), v.base)
+}
+
+func (v uintValue) Set(s string) error {
+	n, err := strconv.ParseUint(s, v.base, 32)
+	if err != nil {
+		return fmt.Errorf("want a base-%d number", v.base)
+	}
+	*v.p = uint32(n)
+	return nil
 }
 
 func main() {
@@ -87,6 +113,18 @@ func parseArgs(args []string) (config, error) {
 	fl.DurationVar(&cfg.cache.NegativeTTL, "negative-cache-ttl", 5*time.Second, "how long a missing name stays cached")
 	fl.IntVar(&cfg.cache.Size, "cache-size", 100000, "number of names in the attribute cache")
 	fl.DurationVar(&cfg.entryTimeout, "kernel-cache-ttl", time.Second, "how long the kernel caches names and attributes")
+	cfg.fs.UID, cfg.fs.GID = uint32(os.Getuid()), uint32(os.Getgid())
+	fl.Var(uintValue{&cfg.fs.UID, 10}, "uid", "owner of objects without uid metadata (default: the mounting user)")
+	fl.Var(uintValue{&cfg.fs.GID, 10}, "gid", "group of objects without gid metadata (default: the mounting user's group)")
+	cfg.fs.Umask = 0o022
+	fl.Var(uintValue{&cfg.fs.Umask, 8}, "umask", "umask applied to the default modes (octal) (default 022)")
+	fl.Var(uintValue{&cfg.fs.FileMode, 8}, "file-mode", "permissions of files without mode metadata (octal; default 0666 less umask)")
+	fl.Var(uintValue{&cfg.fs.DirMode, 8}, "dir-mode", "permissions of directories without mode metadata (octal; default 0777 less umask)")
+	fl.BoolVar(&cfg.fs.ReadOnly, "read-only", false, "mount read-only: every change fails with EROFS")
+	fl.BoolVar(&cfg.allowOther, "allow-other", false, "let other users access the mount (and check permissions)")
+	fl.BoolVar(&cfg.fs.StatHead, "stat-head", true, "HEAD objects on lookup for mode/owner/mtime metadata; false serves attributes from listings only (faster)")
+	fl.Int64Var(&cfg.fs.Write.PartSize, "part-size", 8<<20, "multipart upload part size in bytes (at least 5 MiB)")
+	fl.IntVar(&cfg.fs.Write.Parallel, "upload-parallel", 4, "parts of one file uploaded at once")
 	fl.StringVar(&cfg.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fl.BoolVar(&cfg.debugFUSE, "debug-fuse", false, "log every FUSE request")
 	fl.BoolVar(new(bool), "f", true, "stay in the foreground (the only mode for now)")
@@ -114,14 +152,16 @@ func parseArgs(args []string) (config, error) {
 	}
 	bucket, prefix, _ := strings.Cut(cfg.source, ":")
 	prefix = strings.Trim(prefix, "/")
-	if bucket == "" {
+	switch {
+	case cfg.source == "/":
+		bucket = "" // the whole endpoint
+	case bucket == "":
 		return cfg, fmt.Errorf("empty bucket name in %q", cfg.source)
 	}
 	if prefix != "" {
 		prefix += "/"
 	}
 	cfg.fs.Bucket, cfg.fs.Prefix = bucket, prefix
-	cfg.fs.UID, cfg.fs.GID = uint32(os.Getuid()), uint32(os.Getgid())
 	cfg.creds.Bucket = bucket
 	return cfg, nil
 }
@@ -147,14 +187,17 @@ func run(cfg config) error {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	err = client.HeadBucket(ctx, cfg.fs.Bucket)
+	if cfg.fs.Bucket == "" {
+		_, err = client.ListBuckets(ctx)
+	} else {
+		err = client.HeadBucket(ctx, cfg.fs.Bucket)
+	}
 	cancel()
 	if err != nil {
-		return fmt.Errorf("cannot mount bucket %q from %s: %w", cfg.fs.Bucket, cfg.s3.Endpoint, err)
+		return fmt.Errorf("cannot mount %q from %s: %w", cfg.source, cfg.s3.Endpoint, err)
 	}
 
-	attrs := cache.New[bfs.Attr](cfg.cache)
-	_, root := bfs.New(client, attrs, cfg.fs, logger.WithField("component", "fs"))
+	_, root := bfs.New(client, cfg.cache, cfg.fs, logger.WithField("component", "fs"))
 	fuseLog := logger.WithField("component", "fuse")
 	timeout := cfg.entryTimeout
 	server, err := gofs.Mount(cfg.mountpoint, root, &gofs.Options{
@@ -163,12 +206,17 @@ func run(cfg config) error {
 		NegativeTimeout: &timeout,
 		Logger:          log.New(fuseLog.WriterLevel(logrus.DebugLevel), "", 0),
 		MountOptions: fuse.MountOptions{
-			FsName:      "bucketfs:" + cfg.source,
-			Name:        "bucketfs",
-			Debug:       cfg.debugFUSE,
-			DirectMount: true,
-			MaxWrite:    1 << 20,
-			Logger:      log.New(fuseLog.WriterLevel(logrus.DebugLevel), "", 0),
+			FsName:     "bucketfs:" + cfg.source,
+			Name:       "bucketfs",
+			Debug:      cfg.debugFUSE,
+			AllowOther: cfg.allowOther,
+			Options:    mountFlags(cfg),
+			// Lookups HEAD objects; READDIRPLUS would do that for every entry
+			// of every listing, even for a plain ls.
+			DisableReadDirPlus: true,
+			DirectMount:        true,
+			MaxWrite:           1 << 20,
+			Logger:             log.New(fuseLog.WriterLevel(logrus.DebugLevel), "", 0),
 		},
 	})
 	if err != nil {
@@ -193,4 +241,16 @@ func run(cfg config) error {
 	server.Wait()
 	logger.Infof("unmounted %s", cfg.mountpoint)
 	return nil
+}
+
+// mountFlags are the kernel mount options for cfg.
+func mountFlags(cfg config) []string {
+	var opts []string
+	if cfg.fs.ReadOnly {
+		opts = append(opts, "ro")
+	}
+	if cfg.allowOther {
+		opts = append(opts, "default_permissions")
+	}
+	return opts
 }

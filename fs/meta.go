@@ -1,0 +1,114 @@
+package fs
+
+import (
+	"mime"
+	"path"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/bucketfs/bucketfs/s3client"
+)
+
+// Attr is what the filesystem knows about a name.
+type Attr struct {
+	Dir   bool
+	Size  int64
+	Mtime time.Time // the object's LastModified
+	// Meta is the object's metadata once a HEAD has been made (for a
+	// directory, of its marker); nil when only a listing was seen.
+	Meta *Meta
+}
+
+// kind is the file type bits of a.
+func (a Attr) kind() uint32 {
+	switch {
+	case a.Dir:
+		return syscall.S_IFDIR
+	case a.Meta != nil && a.Meta.Mode&syscall.S_IFMT == syscall.S_IFLNK:
+		return syscall.S_IFLNK
+	}
+	return syscall.S_IFREG
+}
+
+// Meta is the s3fs-compatible metadata of an object: x-amz-meta-mode
+// (decimal st_mode with type bits), -uid, -gid and -mtime (Unix seconds).
+// Absent values are 0 (Mode), -1 (UID, GID) and the zero time (Mtime).
+type Meta struct {
+	Mode     uint32
+	UID, GID int64
+	Mtime    time.Time
+	// ContentType is kept so metadata updates do not lose it.
+	ContentType string
+}
+
+// noMeta is the metadata of an object that has none.
+func noMeta() *Meta { return &Meta{UID: -1, GID: -1} }
+
+// parseMeta reads metadata from HEAD's x-amz-meta-* headers.
+func parseMeta(info *s3client.ObjectInfo) *Meta {
+	m := noMeta()
+	m.ContentType = info.ContentType
+	if v, err := strconv.ParseUint(info.Metadata["mode"], 10, 32); err == nil {
+		m.Mode = uint32(v)
+	}
+	if v, err := strconv.ParseInt(info.Metadata["uid"], 10, 64); err == nil && v >= 0 {
+		m.UID = v
+	}
+	if v, err := strconv.ParseInt(info.Metadata["gid"], 10, 64); err == nil && v >= 0 {
+		m.GID = v
+	}
+	// s3fs writes whole seconds; accept a fraction too.
+	if v, err := strconv.ParseFloat(info.Metadata["mtime"], 64); err == nil && v > 0 {
+		sec := int64(v)
+		m.Mtime = time.Unix(sec, int64((v-float64(sec))*1e9))
+	}
+	return m
+}
+
+// headers returns the x-amz-meta-* values for m.
+func (m *Meta) headers() map[string]string {
+	h := map[string]string{}
+	if m.Mode != 0 {
+		h["mode"] = strconv.FormatUint(uint64(m.Mode), 10)
+	}
+	if m.UID >= 0 {
+		h["uid"] = strconv.FormatInt(m.UID, 10)
+	}
+	if m.GID >= 0 {
+		h["gid"] = strconv.FormatInt(m.GID, 10)
+	}
+	if !m.Mtime.IsZero() {
+		h["mtime"] = strconv.FormatInt(m.Mtime.Unix(), 10)
+	}
+	return h
+}
+
+// clone returns a copy of m (noMeta for nil).
+func (m *Meta) clone() *Meta {
+	if m == nil {
+		return noMeta()
+	}
+	c := *m
+	return &c
+}
+
+// putOptions are the upload options carrying m for an object named key.
+func (m *Meta) putOptions(key string) s3client.PutOptions {
+	ct := m.ContentType
+	if ct == "" {
+		ct = contentType(key)
+	}
+	return s3client.PutOptions{ContentType: ct, Metadata: m.headers()}
+}
+
+// contentType guesses a MIME type from the key's extension, as s3fs does.
+func contentType(key string) string {
+	if t := mime.TypeByExtension(path.Ext(key)); t != "" {
+		return t
+	}
+	return "application/octet-stream"
+}
+
+// dirContentType is the type s3fs gives directory markers.
+const dirContentType = "application/x-directory"

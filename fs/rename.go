@@ -1,0 +1,210 @@
+package fs
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"syscall"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+
+	"github.com/bucketfs/bucketfs/s3client"
+)
+
+// Linux renameat2 flags.
+const (
+	renameNoReplace = 1 << 0
+	renameExchange  = 1 << 1
+)
+
+const (
+	maxCopySize  = 5 << 30   // the largest single CopyObject S3 allows
+	copyPartSize = 512 << 20 // part size of a multipart copy
+	copyParallel = 8         // copies in flight during a directory rename
+)
+
+var _ = (gofs.NodeRenamer)((*Dir)(nil))
+
+// Rename moves a file (copy + delete) or a directory (every key below
+// it, markers included). mv over an existing file replaces it.
+func (d *Dir) Rename(ctx context.Context, name string, newParent gofs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
+	if errno := d.fsys.readOnly(); errno != 0 {
+		return errno
+	}
+	if flags&renameExchange != 0 {
+		return syscall.EINVAL
+	}
+	dstDir, ok := newParent.(*Dir)
+	if !ok {
+		return syscall.EPERM
+	}
+	from, errno := d.where()
+	if errno != 0 {
+		return errno
+	}
+	to, errno := dstDir.where()
+	if errno != 0 {
+		return errno
+	}
+	src, dst := from.child(name), to.child(newName)
+	if src.bucket != dst.bucket {
+		return syscall.EXDEV
+	}
+	a, errno := d.fsys.stat(ctx, src)
+	if errno != 0 {
+		return errno
+	}
+	old, errno := d.fsys.stat(ctx, dst)
+	switch {
+	case errno == 0 && flags&renameNoReplace != 0:
+		return syscall.EEXIST
+	case errno == 0 && old.Dir && !a.Dir:
+		return syscall.EISDIR
+	case errno == 0 && !old.Dir && a.Dir:
+		return syscall.ENOTDIR
+	case errno == 0 && old.Dir:
+		empty, err := d.fsys.isEmptyDir(ctx, dst)
+		if err != nil {
+			return d.fsys.errno("rename", dst.key, err)
+		}
+		if !empty {
+			return syscall.ENOTEMPTY
+		}
+	case errno != syscall.ENOENT:
+		return errno
+	}
+	if a.Dir {
+		if err := d.fsys.renameDir(ctx, src, dst); err != nil {
+			return d.fsys.errno("rename", src.key+"/", err)
+		}
+		d.fsys.forgetTree(src)
+		d.fsys.forgetTree(dst)
+		d.fsys.remember(dst, a)
+		return 0
+	}
+	if f := d.childFile(name); f != nil {
+		f.mu.Lock()
+		errno := f.flushLocked(ctx)
+		a.Size = f.attr.Size
+		f.mu.Unlock()
+		if errno != 0 {
+			return errno
+		}
+	}
+	if err := d.fsys.copyObject(ctx, src, dst, a.Size); err != nil {
+		return d.fsys.errno("rename", src.key, err)
+	}
+	if err := d.fsys.store.DeleteObject(ctx, src.bucket, src.key); err != nil {
+		return d.fsys.errno("rename", src.key, err)
+	}
+	if f := dstDir.childFile(newName); f != nil {
+		f.markUnlinked() // replaced: its own writes must not come back
+	}
+	d.fsys.forget(src)
+	d.fsys.remember(dst, a)
+	return 0
+}
+
+// forgetTree drops what the caches know of directory l and below.
+func (f *FS) forgetTree(l loc) {
+	f.forget(l)
+	f.attrs.RemovePrefix(l.cacheKey() + "/")
+	f.listings.RemovePrefix(l.cacheKey() + "/")
+}
+
+// copyObject copies src to dst with its metadata; objects over 5 GiB are
+// copied in parts.
+func (f *FS) copyObject(ctx context.Context, src, dst loc, size int64) error {
+	if size <= maxCopySize {
+		_, err := f.store.CopyObject(ctx, dst.bucket, dst.key, src.bucket, src.key, s3client.CopyOptions{})
+		return err
+	}
+	info, err := f.store.HeadObject(ctx, src.bucket, src.key)
+	if err != nil {
+		return err
+	}
+	meta := parseMeta(info)
+	id, err := f.store.CreateMultipartUpload(ctx, dst.bucket, dst.key, meta.putOptions(dst.key))
+	if err != nil {
+		return err
+	}
+	var parts []s3client.CompletedPart
+	for off, n := int64(0), 1; off < info.Size; off, n = off+copyPartSize, n+1 {
+		last := min(off+copyPartSize, info.Size) - 1
+		etag, err := f.store.UploadPartCopy(ctx, dst.bucket, dst.key, id, n, src.bucket, src.key, off, last)
+		if err != nil {
+			f.store.AbortMultipartUpload(context.Background(), dst.bucket, dst.key, id)
+			return err
+		}
+		parts = append(parts, s3client.CompletedPart{PartNumber: n, ETag: etag})
+	}
+	if _, err := f.store.CompleteMultipartUpload(ctx, dst.bucket, dst.key, id, parts); err != nil {
+		f.store.AbortMultipartUpload(context.Background(), dst.bucket, dst.key, id)
+		return err
+	}
+	return nil
+}
+
+// renameDir copies every key below src/ to dst/, then deletes the
+// sources. Nothing is deleted unless every copy succeeded.
+func (f *FS) renameDir(ctx context.Context, src, dst loc) error {
+	var objects []s3client.ListedObject
+	in := s3client.ListInput{Prefix: src.key + "/"}
+	for {
+		page, err := f.store.ListObjects(ctx, src.bucket, in)
+		if err != nil {
+			return err
+		}
+		objects = append(objects, page.Objects...)
+		if !page.IsTruncated {
+			break
+		}
+		in.ContinuationToken = page.NextContinuationToken
+	}
+	if len(objects) == 0 { // an empty implied directory: keep it visible
+		return f.putMarker(ctx, dst, &Meta{UID: -1, GID: -1, ContentType: dirContentType})
+	}
+	err := parallel(objects, func(o s3client.ListedObject) error {
+		to := loc{dst.bucket, dst.key + "/" + strings.TrimPrefix(o.Key, src.key+"/")}
+		return f.copyObject(ctx, loc{src.bucket, o.Key}, to, o.Size)
+	})
+	if err != nil {
+		return err
+	}
+	return parallel(objects, func(o s3client.ListedObject) error {
+		err := f.store.DeleteObject(ctx, src.bucket, o.Key)
+		if errors.Is(err, s3client.ErrNotFound) {
+			return nil
+		}
+		return err
+	})
+}
+
+// parallel runs fn on every item, copyParallel at a time, and returns the
+// first error.
+func parallel[T any](items []T, fn func(T) error) error {
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex // protects first
+		first error
+	)
+	slots := make(chan struct{}, copyParallel)
+	for _, it := range items {
+		slots <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			if err := fn(it); err != nil {
+				mu.Lock()
+				if first == nil {
+					first = err
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return first
+}

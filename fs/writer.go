@@ -1,0 +1,401 @@
+package fs
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"sync"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/bucketfs/bucketfs/s3client"
+)
+
+// WriteOptions shape uploads.
+type WriteOptions struct {
+	// PartSize is the multipart part size (default 8 MiB, at least 5 MiB).
+	// It doubles every 1000 parts so 10000 parts reach far past 5 TiB.
+	PartSize int64
+	// Parallel is the number of parts uploaded at once (default 4).
+	// Memory used by one streaming file is at most (Parallel+1)*PartSize.
+	Parallel int
+	// TempDir holds staged files (default os.TempDir()).
+	TempDir string
+}
+
+func (o *WriteOptions) setDefaults() {
+	if o.PartSize < 5<<20 {
+		o.PartSize = 8 << 20
+	}
+	if o.Parallel <= 0 {
+		o.Parallel = 4
+	}
+}
+
+// partSize is the size of part n (1-based).
+func (o WriteOptions) partSize(n int) int64 {
+	shift := (n - 1) / 1000
+	return o.PartSize << min(shift, 9)
+}
+
+// writeState says where the file's current content is.
+type writeState int
+
+const (
+	// clean: the object holds the content; nothing is local.
+	stateClean writeState = iota
+	// stream: content written in order from 0; uploaded parts plus buf.
+	stateStream
+	// staged: a temp file holds the whole content.
+	stateStaged
+)
+
+// target names the object an upload goes to and its metadata.
+type target struct {
+	bucket, key string
+	put         s3client.PutOptions
+}
+
+// writer holds the content of a file being written. It is not safe for
+// concurrent use: the owning File's mutex guards it. Background part
+// uploads only touch the multipart upload, which has its own lock.
+type writer struct {
+	store Store
+	opts  WriteOptions
+	log   *logrus.Entry
+
+	state writeState
+	size  int64
+	dirty bool
+
+	// stream state
+	buf      []byte // bytes from bufStart on, not yet shipped
+	bufStart int64
+	mp       *multipart // nil until the first part is shipped
+
+	// staged state
+	tmp *os.File
+}
+
+// newWriter returns a writer for an object of size bytes (clean), or
+// for a new empty file when created is set.
+func newWriter(store Store, opts WriteOptions, log *logrus.Entry, size int64, created bool) *writer {
+	opts.setDefaults()
+	w := &writer{store: store, opts: opts, log: log, size: size}
+	if created {
+		w.state, w.dirty = stateStream, true
+	}
+	return w
+}
+
+// local reports whether reads must be served by the writer.
+func (w *writer) local() bool { return w.state != stateClean }
+
+// Write stores data at off.
+func (w *writer) Write(ctx context.Context, t target, data []byte, off int64) error {
+	if w.state == stateClean && w.size == 0 && off == 0 {
+		w.state = stateStream
+	}
+	if w.state == stateStream && off != w.size {
+		if err := w.toStaged(ctx, t); err != nil {
+			return err
+		}
+	}
+	if w.state == stateClean {
+		if err := w.toStaged(ctx, t); err != nil {
+			return err
+		}
+	}
+	w.dirty = true
+	if w.state == stateStaged {
+		if _, err := w.tmp.WriteAt(data, off); err != nil {
+			return fmt.Errorf("staging file: %w", err)
+		}
+		w.size = max(w.size, off+int64(len(data)))
+		return nil
+	}
+	w.buf = append(w.buf, data...)
+	w.size += int64(len(data))
+	for {
+		n := 1
+		if w.mp != nil {
+			n = w.mp.nextPart()
+		}
+		ps := w.opts.partSize(n)
+		if int64(len(w.buf)) < ps {
+			return nil
+		}
+		if err := w.shipPart(ctx, t, w.buf[:ps]); err != nil {
+			return err
+		}
+		rest := make([]byte, len(w.buf)-int(ps), ps)
+		copy(rest, w.buf[ps:])
+		w.buf, w.bufStart = rest, w.bufStart+ps
+	}
+}
+
+// shipPart starts uploading part (which the writer no longer touches).
+func (w *writer) shipPart(ctx context.Context, t target, part []byte) error {
+	if w.mp == nil {
+		id, err := w.store.CreateMultipartUpload(ctx, t.bucket, t.key, t.put)
+		if err != nil {
+			return err
+		}
+		w.mp = newMultipart(w.store, w.log, t, id, w.opts.Parallel)
+	}
+	return w.mp.upload(part)
+}
+
+// Truncate sets the size.
+func (w *writer) Truncate(ctx context.Context, t target, size int64) error {
+	if size == 0 {
+		w.reset()
+		w.state, w.size, w.dirty = stateStream, 0, true
+		return nil
+	}
+	if size == w.size {
+		return nil
+	}
+	if err := w.toStaged(ctx, t); err != nil {
+		return err
+	}
+	if err := w.tmp.Truncate(size); err != nil {
+		return fmt.Errorf("staging file: %w", err)
+	}
+	w.size, w.dirty = size, true
+	return nil
+}
+
+// ReadAt serves a read of local content (w.local() must be true).
+func (w *writer) ReadAt(ctx context.Context, t target, dest []byte, off int64) (int, error) {
+	if off >= w.size {
+		return 0, nil
+	}
+	if w.state == stateStream && off < w.bufStart {
+		if err := w.toStaged(ctx, t); err != nil {
+			return 0, err
+		}
+	}
+	if w.state == stateStaged {
+		n, err := w.tmp.ReadAt(dest[:min(int64(len(dest)), w.size-off)], off)
+		if err == io.EOF {
+			err = nil
+		}
+		return n, err
+	}
+	return copy(dest, w.buf[off-w.bufStart:]), nil
+}
+
+// toStaged moves the content into a temp file, downloading the object if
+// it is not local. A started multipart upload is completed first.
+func (w *writer) toStaged(ctx context.Context, t target) error {
+	if w.state == stateStaged {
+		return nil
+	}
+	if w.state == stateStream && w.mp != nil {
+		if err := w.Flush(ctx, t); err != nil {
+			return err
+		}
+	}
+	tmp, err := os.CreateTemp(w.opts.TempDir, "bucketfs-stage-")
+	if err != nil {
+		return fmt.Errorf("staging file: %w", err)
+	}
+	os.Remove(tmp.Name()) // lives until closed
+	switch w.state {
+	case stateStream:
+		_, err = tmp.Write(w.buf)
+	case stateClean:
+		err = w.download(ctx, t, tmp)
+	}
+	if err != nil {
+		tmp.Close()
+		return err
+	}
+	w.buf, w.bufStart = nil, 0
+	w.tmp, w.state = tmp, stateStaged
+	return nil
+}
+
+// download copies the object into tmp.
+func (w *writer) download(ctx context.Context, t target, tmp *os.File) error {
+	if w.size == 0 {
+		return nil
+	}
+	body, _, err := w.store.GetObject(ctx, t.bucket, t.key, 0, -1)
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	n, err := io.Copy(tmp, body)
+	if err != nil {
+		return err
+	}
+	if n != w.size {
+		return fmt.Errorf("s3 GetObject %q: got %d bytes, want %d", t.bucket+"/"+t.key, n, w.size)
+	}
+	return nil
+}
+
+// Flush uploads the content if it changed; afterwards the writer is clean.
+func (w *writer) Flush(ctx context.Context, t target) error {
+	if !w.dirty {
+		return nil
+	}
+	var err error
+	switch w.state {
+	case stateStream:
+		err = w.flushStream(ctx, t)
+	case stateStaged:
+		err = w.flushStaged(ctx, t)
+	}
+	if err != nil {
+		return err
+	}
+	w.reset()
+	return nil
+}
+
+func (w *writer) flushStream(ctx context.Context, t target) error {
+	if w.mp == nil {
+		_, err := w.store.PutObject(ctx, t.bucket, t.key, bytes.NewReader(w.buf), int64(len(w.buf)), t.put)
+		return err
+	}
+	if len(w.buf) > 0 {
+		if err := w.mp.upload(w.buf); err != nil {
+			return err
+		}
+		w.buf = nil
+	}
+	err := w.mp.complete(ctx)
+	w.mp = nil
+	return err
+}
+
+func (w *writer) flushStaged(ctx context.Context, t target) error {
+	if w.size <= w.opts.PartSize {
+		_, err := w.store.PutObject(ctx, t.bucket, t.key, w.tmp, w.size, t.put)
+		return err
+	}
+	id, err := w.store.CreateMultipartUpload(ctx, t.bucket, t.key, t.put)
+	if err != nil {
+		return err
+	}
+	mp := newMultipart(w.store, w.log, t, id, w.opts.Parallel)
+	for off, n := int64(0), 1; off < w.size; n++ {
+		size := min(w.opts.partSize(n), w.size-off)
+		if err := mp.uploadFrom(io.NewSectionReader(w.tmp, off, size), size); err != nil {
+			break // complete reports it and aborts
+		}
+		off += size
+	}
+	return mp.complete(ctx)
+}
+
+// reset drops local content: the writer is clean at its current size.
+// A multipart upload still open is aborted.
+func (w *writer) reset() {
+	if w.mp != nil {
+		w.mp.abort()
+		w.mp = nil
+	}
+	if w.tmp != nil {
+		w.tmp.Close()
+		w.tmp = nil
+	}
+	w.buf, w.bufStart = nil, 0
+	w.state, w.dirty = stateClean, false
+}
+
+// Close drops local content; unsaved changes are lost (the caller has
+// reported the failed flush).
+func (w *writer) Close() { w.reset() }
+
+// multipart is one multipart upload with parts in flight.
+type multipart struct {
+	store Store
+	log   *logrus.Entry
+	t     target
+	id    string
+	slots chan struct{} // one token per part in flight
+	wg    sync.WaitGroup
+
+	mu    sync.Mutex // protects the fields below
+	parts []s3client.CompletedPart
+	next  int   // number of the next part to start
+	err   error // first failure
+}
+
+func newMultipart(store Store, log *logrus.Entry, t target, id string, parallel int) *multipart {
+	return &multipart{store: store, log: log, t: t, id: id, slots: make(chan struct{}, parallel), next: 1}
+}
+
+// nextPart is the number the next shipped part gets.
+func (m *multipart) nextPart() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.next
+}
+
+// upload ships an in-memory part in the background once a slot is free.
+func (m *multipart) upload(part []byte) error {
+	return m.uploadFrom(bytes.NewReader(part), int64(len(part)))
+}
+
+// uploadFrom ships size bytes of body as the next part, in the background
+// once a slot is free. It returns an earlier part's failure, if any.
+func (m *multipart) uploadFrom(body io.ReaderAt, size int64) error {
+	m.slots <- struct{}{}
+	m.mu.Lock()
+	n, err := m.next, m.err
+	m.next++
+	m.mu.Unlock()
+	if err != nil {
+		<-m.slots
+		return err
+	}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		defer func() { <-m.slots }()
+		etag, err := m.store.UploadPart(context.Background(), m.t.bucket, m.t.key, m.id, n, body, size)
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if err != nil {
+			if m.err == nil {
+				m.err = err
+			}
+			return
+		}
+		m.parts = append(m.parts, s3client.CompletedPart{PartNumber: n, ETag: etag})
+	}()
+	return nil
+}
+
+// complete waits for the parts and completes the upload, or aborts it
+// if any part failed.
+func (m *multipart) complete(ctx context.Context) error {
+	m.wg.Wait()
+	m.mu.Lock()
+	err, parts := m.err, m.parts
+	m.mu.Unlock()
+	if err == nil {
+		slices.SortFunc(parts, func(a, b s3client.CompletedPart) int { return a.PartNumber - b.PartNumber })
+		_, err = m.store.CompleteMultipartUpload(ctx, m.t.bucket, m.t.key, m.id, parts)
+	}
+	if err != nil {
+		m.abort()
+	}
+	return err
+}
+
+// abort waits for parts in flight and aborts the upload.
+func (m *multipart) abort() {
+	m.wg.Wait()
+	if err := m.store.AbortMultipartUpload(context.Background(), m.t.bucket, m.t.key, m.id); err != nil {
+		m.log.WithField("key", m.t.key).Warnf("abort multipart upload %s: %v", m.id, err)
+	}
+}
