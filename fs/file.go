@@ -104,7 +104,9 @@ func (f *File) flushLocked(ctx context.Context) syscall.Errno {
 		return errno
 	}
 	if !f.written.IsZero() {
-		f.attr.Meta.Mtime = f.written
+		m := f.attr.Meta.clone() // Meta values are shared with the cache: never change one
+		m.Mtime = f.written
+		f.attr.Meta = m
 		t.put = f.attr.Meta.putOptions(t.key)
 	}
 	size := f.w.size

@@ -31,7 +31,9 @@ func (a Attr) kind() uint32 {
 	return syscall.S_IFREG
 }
 
-// Meta is the s3fs-compatible metadata of an object: x-amz-meta-mode
+// Meta is the s3fs-compatible metadata of an object. A *Meta is shared
+// by the cache and nodes once made, so it is never changed: clone it.
+// It holds x-amz-meta-mode
 // (decimal st_mode with type bits), -uid, -gid and -mtime (Unix seconds).
 // Absent values are 0 (Mode), -1 (UID, GID) and the zero time (Mtime).
 type Meta struct {

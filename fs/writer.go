@@ -70,6 +70,9 @@ type writer struct {
 	state writeState
 	size  int64
 	dirty bool
+	// broken is set when a multipart upload failed after parts had left
+	// memory: the content is lost and must not be uploaded in part.
+	broken error
 
 	// stream state
 	buf      []byte // bytes from bufStart on, not yet shipped
@@ -96,6 +99,9 @@ func (w *writer) local() bool { return w.state != stateClean }
 
 // Write stores data at off.
 func (w *writer) Write(ctx context.Context, t target, data []byte, off int64) error {
+	if w.broken != nil {
+		return w.broken
+	}
 	if w.state == stateClean && w.size == 0 && off == 0 {
 		w.state = stateStream
 	}
@@ -129,7 +135,7 @@ func (w *writer) Write(ctx context.Context, t target, data []byte, off int64) er
 			return nil
 		}
 		if err := w.shipPart(ctx, t, w.buf[:ps]); err != nil {
-			return err
+			return w.fail(err)
 		}
 		rest := make([]byte, len(w.buf)-int(ps), ps)
 		copy(rest, w.buf[ps:])
@@ -171,6 +177,9 @@ func (w *writer) Truncate(ctx context.Context, t target, size int64) error {
 
 // ReadAt serves a read of local content (w.local() must be true).
 func (w *writer) ReadAt(ctx context.Context, t target, dest []byte, off int64) (int, error) {
+	if w.broken != nil {
+		return 0, w.broken
+	}
 	if off >= w.size {
 		return 0, nil
 	}
@@ -240,8 +249,22 @@ func (w *writer) download(ctx context.Context, t target, tmp *os.File) error {
 	return nil
 }
 
+// fail marks the writer broken by err if parts of the content already
+// left memory, aborting the multipart upload; it returns err.
+func (w *writer) fail(err error) error {
+	if w.mp != nil {
+		w.mp.abort()
+		w.mp = nil
+		w.broken = err
+	}
+	return err
+}
+
 // Flush uploads the content if it changed; afterwards the writer is clean.
 func (w *writer) Flush(ctx context.Context, t target) error {
+	if w.broken != nil {
+		return w.broken
+	}
 	if !w.dirty {
 		return nil
 	}
@@ -266,13 +289,17 @@ func (w *writer) flushStream(ctx context.Context, t target) error {
 	}
 	if len(w.buf) > 0 {
 		if err := w.mp.upload(w.buf); err != nil {
-			return err
+			return w.fail(err)
 		}
 		w.buf = nil
 	}
-	err := w.mp.complete(ctx)
+	if err := w.mp.complete(ctx); err != nil {
+		w.mp = nil // complete aborted it
+		w.broken = err
+		return err
+	}
 	w.mp = nil
-	return err
+	return nil
 }
 
 func (w *writer) flushStaged(ctx context.Context, t target) error {
@@ -307,7 +334,7 @@ func (w *writer) reset() {
 		w.tmp = nil
 	}
 	w.buf, w.bufStart = nil, 0
-	w.state, w.dirty = stateClean, false
+	w.state, w.dirty, w.broken = stateClean, false, nil
 }
 
 // Close drops local content; unsaved changes are lost (the caller has
