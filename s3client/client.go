@@ -4,6 +4,7 @@ package s3client
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -157,6 +158,9 @@ func (c *Client) do(ctx context.Context, r *request) (*http.Response, error) {
 			attempt--
 			continue
 		}
+		if switched, resp, err := c.probeV2(ctx, r, err); switched {
+			return resp, err
+		}
 		if !retryable(r.method, err) || attempt >= c.opts.MaxRetries || c.opts.MaxRetries < 0 || time.Now().After(deadline) {
 			return nil, lastErr
 		}
@@ -195,6 +199,40 @@ func (c *Client) fallBackToV2(err error) bool {
 	return true
 }
 
+// probeV2 is fallBackToV2 for a HEAD, whose answer has no body to name
+// the error: a bare 400 or 501 to an auto client's HEAD before any success
+// may be a SigV2-only server refusing SigV4, or a real error. The request
+// is sent once more signed with SigV2; if that succeeds or finds nothing
+// (404), the client signs with SigV2 from now on, the probe's answer is
+// the request's and switched is true. Otherwise the first error stands.
+func (c *Client) probeV2(ctx context.Context, r *request, err error) (switched bool, resp *http.Response, perr error) {
+	var s3err *Error
+	if r.method != http.MethodHead || c.opts.Signature != SignatureAuto || !errors.As(err, &s3err) ||
+		s3err.StatusCode != http.StatusBadRequest && s3err.StatusCode != http.StatusNotImplemented {
+		return false, nil, nil
+	}
+	c.mu.Lock()
+	undecided := !c.useV2 && !c.answered
+	c.mu.Unlock()
+	if !undecided {
+		return false, nil, nil
+	}
+	probe := *r
+	probe.sigV2 = true
+	resp, perr = c.once(ctx, &probe)
+	var pe *Error
+	if perr != nil && !(errors.As(perr, &pe) && pe.StatusCode == http.StatusNotFound) {
+		return false, nil, nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.useV2 {
+		c.useV2 = true
+		c.log.Warnf("server rejected a SigV4 HEAD (HTTP %d) and took it signed with SigV2; signing with SigV2 from now on", s3err.StatusCode)
+	}
+	return true, resp, perr
+}
+
 // backoff is full-jitter exponential backoff capped at 5s.
 func backoff(base time.Duration, attempt int) time.Duration {
 	d := base << attempt
@@ -217,6 +255,11 @@ func retryable(method string, err error) bool {
 		return s3err.Code == "SlowDown" || s3err.Code == "InternalError" || s3err.Code == "RequestTimeout"
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	// An untrusted or mismatched certificate stays so.
+	var certErr *tls.CertificateVerificationError
+	if errors.As(err, &certErr) {
 		return false
 	}
 	// Connection resets, EOFs, refused connections, timeouts.

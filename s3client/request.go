@@ -19,6 +19,7 @@ type request struct {
 	header http.Header
 	body   io.ReaderAt // replayable body; nil for none
 	size   int64
+	sigV2  bool // sign with SigV2 whatever the client's choice (probeV2)
 }
 
 // now returns the signing time: our clock corrected by the learnt skew.
@@ -99,7 +100,7 @@ func (c *Client) buildHTTP(ctx context.Context, r *request) (*http.Request, erro
 	}
 	req.Header.Set("User-Agent", "bucketfs")
 	if cred := c.opts.Credentials; cred.AccessKey != "" {
-		if c.signsV2() {
+		if r.sigV2 || c.signsV2() {
 			c.signV2(req, uriEncode(resource, true), r.query, cred)
 		} else {
 			c.signV4(req, escaped, cred)

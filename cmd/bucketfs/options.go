@@ -1,0 +1,252 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/bucketfs/bucketfs/cache"
+	bfs "github.com/bucketfs/bucketfs/fs"
+	"github.com/bucketfs/bucketfs/s3client"
+)
+
+// config is everything the command line says.
+type config struct {
+	source, mountpoint string
+	s3                 s3client.Options
+	creds              s3client.CredentialOptions
+	fs                 bfs.Options
+	cache              cache.Options
+	kernelTTL          time.Duration
+	caFile             string
+	allowOther         bool
+
+	foreground  bool // -f: stay attached even as a mount helper
+	daemon      bool // --daemon, or run as a mount helper
+	unmountStale bool
+
+	logLevel  string
+	logFile   string
+	debugS3   bool
+	debugFUSE bool
+}
+
+// errVersion asks main to print the version.
+var errVersion = errors.New("version requested")
+
+// newFlagSet declares every option on cfg. Each is also accepted as
+// "-o name=value" (or "-o name" for a flag), with "_" for "-".
+func newFlagSet(cfg *config) *flag.FlagSet {
+	fl := flag.NewFlagSet("bucketfs", flag.ContinueOnError)
+	fl.SetOutput(io.Discard) // errors are returned; --help prints usage itself
+
+	// S3 connection.
+	fl.StringVar(&cfg.s3.Endpoint, "endpoint", "https://s3.amazonaws.com", "S3 endpoint `URL`, e.g. http://127.0.0.1:7480 (Ceph RGW), http://127.0.0.1:9000 (MinIO)")
+	fl.StringVar(&cfg.s3.Region, "region", "us-east-1", "`region` used in signatures and for new buckets")
+	fl.StringVar(&cfg.s3.Signature, "signature", "auto", "signature `version`: v2, v4, or auto (v4, falling back to v2 if the server rejects v4)")
+	fl.StringVar(&cfg.s3.Addressing, "addressing", "auto", "bucket `style`: path (host/bucket/key), virtual (bucket.host/key), or auto (virtual on AWS, else path)")
+	fl.StringVar(&cfg.caFile, "ca-file", "", "PEM `file` of CA certificates to trust besides the system's (AWS_CA_BUNDLE is honoured too)")
+	fl.BoolVar(&cfg.s3.InsecureSkipVerify, "insecure-skip-verify", false, "do not verify the server's TLS certificate (unsafe; for tests)")
+
+	// Credentials.
+	fl.StringVar(&cfg.creds.PasswdFile, "passwd-file", "", "s3fs-format credentials `file`: ACCESS:SECRET or BUCKET:ACCESS:SECRET lines, mode 0600")
+	fl.StringVar(&cfg.creds.Profile, "profile", "", "`name` of a profile in ~/.aws/credentials (default: AWS_PROFILE, else \"default\")")
+	fl.BoolVar(&cfg.creds.Anonymous, "anonymous", false, "send unsigned requests (public buckets)")
+
+	// Files.
+	cfg.fs.UID, cfg.fs.GID = uint32(os.Getuid()), uint32(os.Getgid())
+	fl.Var(uintValue{&cfg.fs.UID, 10}, "uid", "owner `uid` of objects without uid metadata (default: the mounting user)")
+	fl.Var(uintValue{&cfg.fs.GID, 10}, "gid", "`gid` of objects without gid metadata (default: the mounting user's group)")
+	cfg.fs.Umask = 0o022
+	fl.Var(uintValue{&cfg.fs.Umask, 8}, "umask", "octal `mask` taken from the default modes (default 022)")
+	fl.Var(uintValue{&cfg.fs.FileMode, 8}, "file-mode", "octal `mode` of files without mode metadata (default 0666 less umask)")
+	fl.Var(uintValue{&cfg.fs.DirMode, 8}, "dir-mode", "octal `mode` of directories without mode metadata (default 0777 less umask)")
+	fl.BoolVar(&cfg.fs.ReadOnly, "read-only", false, "mount read-only: every change fails with EROFS (also -o ro)")
+	fl.BoolVar(&cfg.allowOther, "allow-other", false, "let other users use the mount; the kernel then checks permissions")
+	fl.BoolVar(&cfg.fs.StatHead, "stat-head", true, "HEAD each object looked up for its mode, owner and mtime; false takes attributes from listings alone (fewer requests)")
+
+	// Cache.
+	fl.DurationVar(&cfg.cache.TTL, "cache-ttl", 30*time.Second, "how long attributes and listings stay cached (`duration`)")
+	fl.DurationVar(&cfg.cache.NegativeTTL, "negative-cache-ttl", 5*time.Second, "how long a missing name stays cached (`duration`)")
+	fl.IntVar(&cfg.cache.Size, "cache-size", 100000, "`number` of names the cache holds")
+	fl.DurationVar(&cfg.kernelTTL, "kernel-cache-ttl", time.Second, "how long the kernel caches names and attributes (`duration`)")
+
+	// Uploads.
+	fl.Int64Var(&cfg.fs.Write.PartSize, "part-size", 8<<20, "multipart part size in `bytes` (at least 5 MiB)")
+	fl.IntVar(&cfg.fs.Write.Parallel, "upload-parallel", 4, "`number` of parts of one file uploaded at once")
+	fl.StringVar(&cfg.fs.Write.TempDir, "temp-dir", "", "`directory` for staging partially rewritten files (default $TMPDIR)")
+
+	// Running.
+	fl.BoolVar(&cfg.foreground, "f", false, "stay in the foreground (same as --foreground)")
+	fl.BoolVar(&cfg.foreground, "foreground", false, "stay in the foreground, even when run as a mount helper")
+	fl.BoolVar(&cfg.daemon, "daemon", false, "detach once the mount works (the default when run from fstab)")
+	fl.BoolVar(&cfg.unmountStale, "unmount-stale", false, "if MOUNTPOINT is a dead FUSE mount (\"transport endpoint is not connected\"), detach it first")
+	fl.StringVar(&cfg.logLevel, "log-level", "info", "`level`: debug, info, warn or error")
+	fl.StringVar(&cfg.logFile, "log-file", "", "append logs to `file` (default stderr; syslog when daemonized)")
+	fl.BoolVar(&cfg.debugS3, "debug-s3", false, "log one line per S3 request: method, bucket, key, status, bytes, ms, request id")
+	fl.BoolVar(&cfg.debugFUSE, "debug-fuse", false, "log every FUSE request (go-fuse trace)")
+	return fl
+}
+
+// optionAliases are -o names from s3fs, rclone and mount(8) for ours.
+var optionAliases = map[string]string{
+	"ro":                     "read-only",
+	"url":                    "endpoint",
+	"passwd_file":            "passwd-file",
+	"allow_other":            "allow-other",
+	"use_path_request_style": "addressing=path",
+	"sigv2":                  "signature=v2",
+	"sigv4":                  "signature=v4",
+	"public_bucket":          "anonymous",
+	"endpoint_region":        "region",
+}
+
+// mountOnlyOptions are accepted and ignored: mount(8) and systemd use
+// them, or they are the kernel's own defaults.
+var mountOnlyOptions = map[string]bool{
+	"_netdev": true, "nofail": true, "auto": true, "noauto": true, "user": true, "nouser": true,
+	"users": true, "rw": true, "dev": true, "nodev": true, "suid": true, "nosuid": true,
+	"exec": true, "noexec": true, "defaults": true, "async": true, "atime": true,
+	"noatime": true, "relatime": true, "norelatime": true, "strictatime": true, "nodiratime": true,
+	"diratime": true, "owner": true, "group": true, "comment": true, "loud": true, "silent": true,
+}
+
+// isMountOnly reports whether an -o item is for mount(8), not for us.
+func isMountOnly(name string) bool {
+	return mountOnlyOptions[name] || strings.HasPrefix(name, "x-systemd.") ||
+		strings.HasPrefix(name, "x-") || strings.HasPrefix(name, "comment=")
+}
+
+// applyO sets the options of one "-o a=b,c" list on fl. It returns
+// whether any mount-only option was present (we then run as a helper).
+func applyO(fl *flag.FlagSet, list string) (sawMountOnly bool, err error) {
+	var unknown []string
+	for _, item := range strings.Split(list, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		name, value, hasValue := strings.Cut(item, "=")
+		if isMountOnly(name) {
+			sawMountOnly = true
+			continue
+		}
+		if alias, ok := optionAliases[name]; ok {
+			if n, v, ok := strings.Cut(alias, "="); ok {
+				name, value, hasValue = n, v, true
+			} else {
+				name = alias
+			}
+		}
+		name = strings.ReplaceAll(name, "_", "-")
+		f := fl.Lookup(name)
+		if f == nil || name == "f" || name == "o" || name == "V" || name == "version" {
+			unknown = append(unknown, item)
+			continue
+		}
+		if !hasValue {
+			if _, isBool := f.Value.(interface{ IsBoolFlag() bool }); !isBool {
+				return sawMountOnly, fmt.Errorf("option %q needs a value (-o %s=...)", name, name)
+			}
+			value = "true"
+		}
+		if err := fl.Set(name, value); err != nil {
+			return sawMountOnly, fmt.Errorf("option %s: %v", name, err)
+		}
+	}
+	if len(unknown) > 0 {
+		return sawMountOnly, fmt.Errorf("unknown option(s): %s (see bucketfs --help)", strings.Join(unknown, ", "))
+	}
+	return sawMountOnly, nil
+}
+
+// parseArgs reads options (before, between or after the two arguments,
+// as --name value, --name=value or -o name=value,...).
+func parseArgs(args []string) (config, error) {
+	var cfg config
+	fl := newFlagSet(&cfg)
+	helper := false
+	fl.Func("o", "comma-separated `options` in mount style: -o endpoint=URL,ro,allow_other", func(list string) error {
+		saw, err := applyO(fl, list)
+		helper = helper || saw
+		return err
+	})
+	version := fl.Bool("version", false, "print the version and exit")
+	fl.BoolVar(version, "V", false, "print the version and exit")
+	var positional []string
+	for {
+		if err := fl.Parse(args); err != nil {
+			return cfg, err
+		}
+		args = fl.Args()
+		if len(args) == 0 {
+			break
+		}
+		positional = append(positional, args[0])
+		args = args[1:]
+	}
+	if *version {
+		return cfg, errVersion
+	}
+	if len(positional) != 2 {
+		return cfg, fmt.Errorf("want SOURCE and MOUNTPOINT, got %d argument(s) %q (see bucketfs --help)", len(positional), positional)
+	}
+	cfg.source, cfg.mountpoint = positional[0], positional[1]
+	cfg.daemon = (cfg.daemon || helper) && !cfg.foreground
+	return cfg, cfg.resolve()
+}
+
+// resolve checks the options and derives what they imply.
+func (cfg *config) resolve() error {
+	bucket, prefix, _ := strings.Cut(cfg.source, ":")
+	prefix = strings.Trim(prefix, "/")
+	switch {
+	case cfg.source == "/":
+		bucket = "" // the whole endpoint
+	case bucket == "":
+		return fmt.Errorf("empty bucket name in %q", cfg.source)
+	case strings.Contains(bucket, "/"):
+		return fmt.Errorf("bad SOURCE %q: want BUCKET, BUCKET:/PREFIX or /", cfg.source)
+	}
+	if prefix != "" {
+		prefix += "/"
+	}
+	cfg.fs.Bucket, cfg.fs.Prefix = bucket, prefix
+	cfg.creds.Bucket = bucket
+	for _, f := range []string{os.Getenv("AWS_CA_BUNDLE"), cfg.caFile} {
+		if f != "" {
+			cfg.s3.CAFiles = append(cfg.s3.CAFiles, f)
+		}
+	}
+	if cfg.fs.Write.PartSize < 5<<20 {
+		return fmt.Errorf("--part-size %d: S3 needs parts of at least 5 MiB (5242880)", cfg.fs.Write.PartSize)
+	}
+	return nil
+}
+
+// uintValue is a flag.Value for a uint32 in a base (8 for modes).
+type uintValue struct {
+	p    *uint32
+	base int
+}
+
+func (v uintValue) String() string {
+	if v.p == nil {
+		return ""
+	}
+	return strconv.FormatUint(uint64(*v.p), v.base)
+}
+
+func (v uintValue) Set(s string) error {
+	n, err := strconv.ParseUint(s, v.base, 32)
+	if err != nil {
+		return fmt.Errorf("want a base-%d number", v.base)
+	}
+	*v.p = uint32(n)
+	return nil
+}

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseArgs(t *testing.T) {
+	tests := []struct {
+		name  string
+		args  []string
+		check func(t *testing.T, cfg config)
+	}{
+		{"flags before", []string{"--endpoint", "http://127.0.0.1:7480", "--signature=v2", "b", "/mnt"}, func(t *testing.T, cfg config) {
+			want(t, cfg.s3.Endpoint, "http://127.0.0.1:7480")
+			want(t, cfg.s3.Signature, "v2")
+			want(t, cfg.fs.Bucket, "b")
+			want(t, cfg.mountpoint, "/mnt")
+			want(t, cfg.daemon, false)
+		}},
+		{"flags between and after", []string{"b:/some/prefix/", "--read-only", "/mnt", "--cache-ttl", "2s"}, func(t *testing.T, cfg config) {
+			want(t, cfg.fs.Bucket, "b")
+			want(t, cfg.fs.Prefix, "some/prefix/")
+			want(t, cfg.fs.ReadOnly, true)
+			want(t, cfg.cache.TTL, 2*time.Second)
+		}},
+		{"whole endpoint", []string{"/", "/mnt"}, func(t *testing.T, cfg config) {
+			want(t, cfg.fs.Bucket, "")
+			want(t, cfg.creds.Bucket, "")
+		}},
+		{"-o as from mount.fuse3", []string{"b", "/mnt", "-o", "rw,dev,suid,endpoint=http://h:1,passwd_file=/etc/p,umask=077,uid=1000,allow_other,ro"}, func(t *testing.T, cfg config) {
+			want(t, cfg.s3.Endpoint, "http://h:1")
+			want(t, cfg.creds.PasswdFile, "/etc/p")
+			want(t, cfg.fs.Umask, uint32(0o077))
+			want(t, cfg.fs.UID, uint32(1000))
+			want(t, cfg.allowOther, true)
+			want(t, cfg.fs.ReadOnly, true)
+			want(t, cfg.daemon, true) // mount-only options: run as a helper
+		}},
+		{"-o helper but foreground", []string{"-f", "b", "/mnt", "-o", "_netdev,nofail,x-systemd.automount,noauto,users"}, func(t *testing.T, cfg config) {
+			want(t, cfg.daemon, false)
+			want(t, cfg.foreground, true)
+		}},
+		{"s3fs aliases", []string{"b", "/mnt", "-o", "url=http://h:2,use_path_request_style,sigv2"}, func(t *testing.T, cfg config) {
+			want(t, cfg.s3.Endpoint, "http://h:2")
+			want(t, cfg.s3.Addressing, "path")
+			want(t, cfg.s3.Signature, "v2")
+		}},
+		{"-o with dashes and booleans", []string{"-o", "stat-head=false,debug_s3,log-level=debug", "b", "/mnt"}, func(t *testing.T, cfg config) {
+			want(t, cfg.fs.StatHead, false)
+			want(t, cfg.debugS3, true)
+			want(t, cfg.logLevel, "debug")
+		}},
+		{"daemon flag", []string{"--daemon", "b", "/mnt"}, func(t *testing.T, cfg config) {
+			want(t, cfg.daemon, true)
+		}},
+		{"defaults", []string{"b", "/mnt"}, func(t *testing.T, cfg config) {
+			want(t, cfg.fs.StatHead, true)
+			want(t, cfg.fs.Umask, uint32(0o022))
+			want(t, cfg.fs.Write.PartSize, int64(8<<20))
+			want(t, cfg.s3.Signature, "auto")
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := parseArgs(tt.args)
+			if err != nil {
+				t.Fatalf("parseArgs(%q): %v", tt.args, err)
+			}
+			tt.check(t, cfg)
+		})
+	}
+}
+
+func want[T comparable](t *testing.T, got, want T) {
+	t.Helper()
+	if got != want {
+		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
+func TestParseArgsErrors(t *testing.T) {
+	tests := []struct {
+		args    []string
+		wantErr string
+	}{
+		{[]string{"b"}, "want SOURCE and MOUNTPOINT"},
+		{[]string{"b", "/mnt", "extra"}, "want SOURCE and MOUNTPOINT"},
+		{[]string{"b", "/mnt", "-o", "rw,frobnicate,colour=blue"}, "unknown option(s): frobnicate, colour=blue"},
+		{[]string{"b", "/mnt", "-o", "endpoint"}, `option "endpoint" needs a value`},
+		{[]string{"b", "/mnt", "-o", "umask=999"}, "option umask"},
+		{[]string{"--no-such-flag", "b", "/mnt"}, "no-such-flag"},
+		{[]string{":/x", "/mnt"}, "empty bucket name"},
+		{[]string{"a/b", "/mnt"}, "bad SOURCE"},
+		{[]string{"--part-size", "1000", "b", "/mnt"}, "at least 5 MiB"},
+	}
+	for _, tt := range tests {
+		_, err := parseArgs(tt.args)
+		if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+			t.Errorf("parseArgs(%q): got %v, want an error containing %q", tt.args, err, tt.wantErr)
+		}
+	}
+	if _, err := parseArgs([]string{"--help"}); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("--help: got %v, want flag.ErrHelp", err)
+	}
+	if _, err := parseArgs([]string{"--version"}); !errors.Is(err, errVersion) {
+		t.Errorf("--version: got %v, want errVersion", err)
+	}
+}
+
+func TestHelperArgs(t *testing.T) {
+	tests := []struct {
+		in       []string
+		want     []string
+		wantFake bool
+	}{
+		{[]string{"b", "/mnt", "-o", "rw,endpoint=http://h"}, []string{"b", "/mnt", "-o", "rw,endpoint=http://h"}, false},
+		{[]string{"b", "/mnt", "-n", "-s", "-v", "-o", "x", "-t", "bucketfs"}, []string{"b", "/mnt", "-o", "x"}, false},
+		{[]string{"b", "/mnt", "-sfnv", "-o", "x"}, []string{"b", "/mnt", "-o", "x"}, true},
+		{[]string{"b", "/mnt", "-f"}, []string{"b", "/mnt"}, true},
+	}
+	for _, tt := range tests {
+		got, fake := helperArgs(tt.in)
+		if !reflect.DeepEqual(got, tt.want) || fake != tt.wantFake {
+			t.Errorf("helperArgs(%q): got %q, %v; want %q, %v", tt.in, got, fake, tt.want, tt.wantFake)
+		}
+	}
+	for argv0, want := range map[string]bool{"/sbin/mount.bucketfs": true, "mount.bucketfs": true, "/usr/local/bin/bucketfs": false} {
+		if got := asMountHelper(argv0); got != want {
+			t.Errorf("asMountHelper(%q): got %v, want %v", argv0, got, want)
+		}
+	}
+}
+
+func TestUnescapeOctal(t *testing.T) {
+	for in, want := range map[string]string{`/mnt/a\040b`: "/mnt/a b", `/plain`: "/plain", `/x\134y`: `/x\y`, `/bad\09`: `/bad\09`} {
+		if got := unescapeOctal(in); got != want {
+			t.Errorf("unescapeOctal(%q): got %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestChildArgsAbsoluteMountpoint(t *testing.T) {
+	cfg := config{mountpoint: "rel/mnt"}
+	got := childArgs([]string{"b", "rel/mnt", "-o", "rw"}, cfg)
+	if !strings.HasPrefix(got[1], "/") || !strings.HasSuffix(got[1], "/rel/mnt") {
+		t.Errorf("childArgs: got %q, want an absolute mount point", got)
+	}
+}
