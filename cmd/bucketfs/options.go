@@ -26,8 +26,8 @@ type config struct {
 	caFile             string
 	allowOther         bool
 
-	foreground  bool // -f: stay attached even as a mount helper
-	daemon      bool // --daemon, or run as a mount helper
+	foreground   bool // -f: stay attached even as a mount helper
+	daemon       bool // --daemon, or run as a mount helper
 	unmountStale bool
 
 	logLevel  string
