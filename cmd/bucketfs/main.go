@@ -113,6 +113,10 @@ func run(cfg config, ready *os.File) error {
 		err = client.HeadBucket(ctx, cfg.fs.Bucket)
 	}
 	cancel()
+	if errors.Is(err, s3client.ErrAccessDenied) {
+		return fmt.Errorf("cannot mount %q from %s: %w (check the access key and secret, from %s, and the bucket's permissions)",
+			cfg.source, cfg.s3.Endpoint, err, source)
+	}
 	if err != nil {
 		return fmt.Errorf("cannot mount %q from %s: %w", cfg.source, cfg.s3.Endpoint, err)
 	}

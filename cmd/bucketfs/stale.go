@@ -16,8 +16,10 @@ import (
 // directory, or already mounted, and explains a stale FUSE mount (left
 // by a process that died), detaching it when unmountStale is set.
 func checkMountpoint(dir string, unmountStale bool, logger *logrus.Logger) error {
-	st, err := os.Stat(dir)
-	if errors.Is(err, syscall.ENOTCONN) {
+	if fstype, ok := mountedAt(dir); ok {
+		if !isStale(dir) {
+			return fmt.Errorf("mount point %s is busy: %s is already mounted there", dir, fstype)
+		}
 		if !unmountStale {
 			return fmt.Errorf("mount point %s is a stale FUSE mount (transport endpoint is not connected): "+
 				"the process that served it died. Unmount it with \"fusermount3 -uz %s\" or \"umount -l %s\", "+
@@ -27,8 +29,8 @@ func checkMountpoint(dir string, unmountStale bool, logger *logrus.Logger) error
 		if err := syscall.Unmount(dir, syscall.MNT_DETACH); err != nil {
 			return fmt.Errorf("detach stale mount %s: %w", dir, err)
 		}
-		st, err = os.Stat(dir)
 	}
+	st, err := os.Stat(dir)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		return fmt.Errorf("mount point %s does not exist", dir)
@@ -37,10 +39,19 @@ func checkMountpoint(dir string, unmountStale bool, logger *logrus.Logger) error
 	case !st.IsDir():
 		return fmt.Errorf("mount point %s is not a directory", dir)
 	}
-	if fstype, ok := mountedAt(dir); ok {
-		return fmt.Errorf("mount point %s is busy: %s is already mounted there", dir, fstype)
-	}
 	return nil
+}
+
+// isStale reports whether the filesystem at dir lost its server. A stat
+// may still be answered from the kernel's cache; reading the directory
+// is not.
+func isStale(dir string) bool {
+	f, err := os.Open(dir)
+	if err == nil {
+		_, err = f.Readdirnames(1)
+		f.Close()
+	}
+	return errors.Is(err, syscall.ENOTCONN)
 }
 
 // mountedAt reports the type of a filesystem mounted exactly at dir.
