@@ -2,11 +2,14 @@ package fs
 
 import (
 	"context"
+	"errors"
 	"syscall"
 	"time"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/bucketfs/bucketfs/s3client"
 )
 
 // EndpointRoot is the root of a whole-endpoint mount: one directory per
@@ -65,7 +68,14 @@ func (r *EndpointRoot) bucketAttr(ctx context.Context, bucket string) (Attr, sys
 		return e.Value, 0
 	}
 	if err := r.fsys.store.HeadBucket(ctx, bucket); err != nil {
-		errno := r.fsys.errno("lookup bucket", bucket, err)
+		errno := syscall.ENOENT
+		// A HEAD answer has no body to say InvalidBucketName: a name the
+		// server refuses outright (400) is no bucket, so mkdir may go on
+		// and report EINVAL.
+		var s3err *s3client.Error
+		if !errors.As(err, &s3err) || s3err.StatusCode != 400 {
+			errno = r.fsys.errno("lookup bucket", bucket, err)
+		}
 		if errno == syscall.ENOENT {
 			r.fsys.attrs.PutMissing(bucket)
 		}

@@ -71,7 +71,7 @@ func (d *Dir) Rename(ctx context.Context, name string, newParent gofs.InodeEmbed
 		if !empty {
 			return syscall.ENOTEMPTY
 		}
-	case errno != syscall.ENOENT:
+	case errno != 0 && errno != syscall.ENOENT:
 		return errno
 	}
 	if a.Dir {

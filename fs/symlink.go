@@ -8,6 +8,8 @@ import (
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/bucketfs/bucketfs/s3client"
 )
 
 // Symlink is a symbolic link stored as s3fs does: an object whose mode
@@ -62,6 +64,51 @@ func (s *Symlink) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.Att
 		a.Meta = a.Meta.clone()
 		a.Meta.Mode = syscall.S_IFLNK | 0o777
 	}
+	s.fsys.fillAttr(a, &out.Attr)
+	return 0
+}
+
+var _ = (gofs.NodeSetattrer)((*Symlink)(nil))
+
+// Setattr changes the link's owner or times (touch -h, tar, rsync -a) by
+// copying the object onto itself with new metadata. A link's mode stays
+// 0777, as on Linux.
+func (s *Symlink) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	if errno := s.fsys.readOnly(); errno != 0 {
+		return errno
+	}
+	if !metaChanges(in) {
+		return s.Getattr(ctx, fh, out)
+	}
+	l, ok := s.fsys.locate(&s.Inode, false)
+	if !ok {
+		return syscall.ENOENT
+	}
+	a, errno := s.fsys.stat(ctx, l)
+	if errno != 0 {
+		return errno
+	}
+	if a.Meta == nil { // only a listing was seen: keep what the object has
+		info, err := s.fsys.store.HeadObject(ctx, l.bucket, l.key)
+		if err != nil {
+			return s.fsys.errno("setattr", l.key, err)
+		}
+		a.Meta = parseMeta(info)
+	}
+	meta := applySetattr(a.Meta.clone(), in, syscall.S_IFLNK)
+	meta.Mode = syscall.S_IFLNK | 0o777
+	ct := meta.ContentType
+	if ct == "" {
+		ct = contentType(l.key)
+	}
+	_, err := s.fsys.store.CopyObject(ctx, l.bucket, l.key, l.bucket, l.key, s3client.CopyOptions{
+		ReplaceMetadata: true, Metadata: meta.headers(), ContentType: ct,
+	})
+	if err != nil {
+		return s.fsys.errno("setattr", l.key, err)
+	}
+	a.Meta = meta
+	s.fsys.remember(l, a)
 	s.fsys.fillAttr(a, &out.Attr)
 	return 0
 }
