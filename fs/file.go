@@ -26,6 +26,12 @@ type File struct {
 	writers  int        // open writable handles
 	written  time.Time  // last change of content not yet uploaded
 	unlinked bool       // the name was removed; nothing is uploaded any more
+	// opened is the size and mtime at the last open: while they stay the
+	// same, the kernel may keep the pages it read then.
+	opened struct {
+		size  int64
+		mtime time.Time
+	}
 }
 
 // refresh takes size, times and metadata from a listing or HEAD unless
@@ -242,8 +248,16 @@ func (f *File) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 				return nil, 0, errno
 			}
 		}
+		return h, 0, 0
 	}
-	return h, 0, 0
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var fuseFlags uint32
+	if f.w == nil && f.attr.Size == f.opened.size && f.attr.Mtime.Equal(f.opened.mtime) && !f.attr.Mtime.IsZero() {
+		fuseFlags = fuse.FOPEN_KEEP_CACHE // unchanged since the last open
+	}
+	f.opened.size, f.opened.mtime = f.attr.Size, f.attr.Mtime
+	return h, fuseFlags, 0
 }
 
 // releaseWriterLocked ends one writable handle; the last one uploads
