@@ -288,6 +288,17 @@ func (c *Client) once(ctx context.Context, r *request) (*http.Response, error) {
 		c.mu.Unlock()
 		fields["bytes_out"] = r.size
 		fields["bytes_in"] = resp.ContentLength
+		if r.xml {
+			var err error
+			if resp, err = checkXMLBody(r, resp); err != nil {
+				var e *Error
+				if errors.As(err, &e) {
+					fields["code"] = e.Code
+				}
+				c.log.WithFields(fields).Debug("s3 request")
+				return nil, err
+			}
+		}
 		c.log.WithFields(fields).Debug("s3 request")
 		return resp, nil
 	}

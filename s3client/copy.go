@@ -36,22 +36,15 @@ type xmlCopyResult struct {
 // destination bucket/key.
 func (c *Client) CopyObject(ctx context.Context, bucket, key, srcBucket, srcKey string, opts CopyOptions) (etag string, err error) {
 	h := http.Header{}
+	if opts.ReplaceMetadata {
+		h = PutOptions{ContentType: opts.ContentType, Metadata: opts.Metadata}.header()
+		h.Set("X-Amz-Metadata-Directive", "REPLACE")
+	} else {
+		h.Set("X-Amz-Metadata-Directive", "COPY")
+	}
 	h.Set("X-Amz-Copy-Source", copySource(srcBucket, srcKey))
 	if opts.IfMatch != "" {
 		h.Set("X-Amz-Copy-Source-If-Match", opts.IfMatch)
-	}
-	if opts.ReplaceMetadata {
-		h.Set("X-Amz-Metadata-Directive", "REPLACE")
-		ct := opts.ContentType
-		if ct == "" {
-			ct = "application/octet-stream"
-		}
-		h.Set("Content-Type", ct)
-		for k, v := range opts.Metadata {
-			h.Set("X-Amz-Meta-"+k, v)
-		}
-	} else {
-		h.Set("X-Amz-Metadata-Directive", "COPY")
 	}
 	body, err := c.doXML(ctx, &request{op: "CopyObject", method: http.MethodPut, bucket: bucket, key: key, header: h})
 	if err != nil {

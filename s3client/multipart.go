@@ -53,17 +53,8 @@ type xmlListParts struct {
 // CreateMultipartUpload starts a multipart upload of bucket/key with the
 // content type and metadata of opts, and returns its upload id.
 func (c *Client) CreateMultipartUpload(ctx context.Context, bucket, key string, opts PutOptions) (uploadID string, err error) {
-	h := http.Header{}
-	ct := opts.ContentType
-	if ct == "" {
-		ct = "application/octet-stream"
-	}
-	h.Set("Content-Type", ct)
-	for k, v := range opts.Metadata {
-		h.Set("X-Amz-Meta-"+k, v)
-	}
 	q := url.Values{"uploads": {""}}
-	body, err := c.doXML(ctx, &request{op: "CreateMultipartUpload", method: http.MethodPost, bucket: bucket, key: key, query: q, header: h})
+	body, err := c.doXML(ctx, &request{op: "CreateMultipartUpload", method: http.MethodPost, bucket: bucket, key: key, query: q, header: opts.header()})
 	if err != nil {
 		return "", err
 	}

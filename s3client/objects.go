@@ -30,6 +30,20 @@ type PutOptions struct {
 	Metadata    map[string]string // sent as x-amz-meta-<name>
 }
 
+// header returns the Content-Type and x-amz-meta-* headers of opts.
+func (opts PutOptions) header() http.Header {
+	h := http.Header{}
+	ct := opts.ContentType
+	if ct == "" {
+		ct = "application/octet-stream"
+	}
+	h.Set("Content-Type", ct)
+	for k, v := range opts.Metadata {
+		h.Set("X-Amz-Meta-"+k, v)
+	}
+	return h
+}
+
 // HeadBucket checks that bucket exists and is reachable with our credentials.
 func (c *Client) HeadBucket(ctx context.Context, bucket string) error {
 	resp, err := c.do(ctx, &request{op: "HeadBucket", method: http.MethodHead, bucket: bucket})
@@ -78,16 +92,8 @@ func (c *Client) PutObject(ctx context.Context, bucket, key string, body io.Read
 	if err != nil {
 		return "", fmt.Errorf("read body for %s/%s: %w", bucket, key, err)
 	}
-	h := http.Header{}
+	h := opts.header()
 	h.Set("Content-MD5", sum)
-	ct := opts.ContentType
-	if ct == "" {
-		ct = "application/octet-stream"
-	}
-	h.Set("Content-Type", ct)
-	for k, v := range opts.Metadata {
-		h.Set("X-Amz-Meta-"+k, v)
-	}
 	resp, err := c.do(ctx, &request{op: "PutObject", method: http.MethodPut, bucket: bucket, key: key, header: h, body: body, size: size})
 	if err != nil {
 		return "", err

@@ -19,6 +19,7 @@ type request struct {
 	header http.Header
 	body   io.ReaderAt // replayable body; nil for none
 	size   int64
+	xml    bool // a 2xx body may still hold an <Error> (see doXML)
 	sigV2  bool // sign with SigV2 whatever the client's choice (probeV2)
 }
 

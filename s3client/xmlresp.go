@@ -9,9 +9,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"time"
-
-	"github.com/sirupsen/logrus"
 )
 
 // maxXMLBody bounds the XML responses read into memory (a ListParts page
@@ -21,36 +18,31 @@ const maxXMLBody = 32 << 20
 // doXML sends r and returns the body of its 2xx response.
 //
 // CopyObject, UploadPartCopy and CompleteMultipartUpload may answer
-// 200 OK and only then, in the body, report that they failed: such an
-// <Error> body becomes an *Error (with StatusCode 200). When that error is
-// retryable (InternalError, SlowDown, ...) the request is sent again with
-// the same backoff as do uses; all three operations may be repeated.
+// 200 OK and only then, in the body, report that they failed: once
+// checks such bodies (r.xml), so that an <Error> in them becomes an
+// *Error (with StatusCode 200) that do retries like any other.
 func (c *Client) doXML(ctx context.Context, r *request) ([]byte, error) {
-	for attempt := 0; ; attempt++ {
-		resp, err := c.do(ctx, r)
-		if err != nil {
-			return nil, err
-		}
-		body, err := readBody(resp)
-		if err != nil {
-			return nil, fmt.Errorf("s3 %s %q: read response: %w", r.op, where(r.bucket, r.key), err)
-		}
-		e := embeddedError(r.op, r.bucket, r.key, resp.StatusCode, resp.Header, body)
-		if e == nil {
-			return body, nil
-		}
-		if !retryable(r.method, e) || c.opts.MaxRetries < 0 || attempt >= c.opts.MaxRetries {
-			return nil, e
-		}
-		delay := backoff(c.opts.RetryBase, attempt)
-		c.log.WithFields(logrus.Fields{"op": r.op, "bucket": r.bucket, "key": r.key, "attempt": attempt + 1, "delay": delay}).
-			Debugf("retrying after an error in a 200 response: %v", e)
-		select {
-		case <-time.After(delay):
-		case <-ctx.Done():
-			return nil, e
-		}
+	r.xml = true
+	resp, err := c.do(ctx, r)
+	if err != nil {
+		return nil, err
 	}
+	defer resp.Body.Close()
+	return io.ReadAll(resp.Body) // already in memory
+}
+
+// checkXMLBody reads a successful response's body for an embedded
+// <Error>, and gives back a response whose body can still be read.
+func checkXMLBody(r *request, resp *http.Response) (*http.Response, error) {
+	body, err := readBody(resp)
+	if err != nil {
+		return nil, fmt.Errorf("s3 %s %q: read response: %w", r.op, where(r.bucket, r.key), err)
+	}
+	if e := embeddedError(r.op, r.bucket, r.key, resp.StatusCode, resp.Header, body); e != nil {
+		return nil, e
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	return resp, nil
 }
 
 // readBody reads and closes resp's body, refusing one past maxXMLBody.
