@@ -55,13 +55,17 @@ func (f *File) pending() bool {
 	return f.w != nil && f.w.dirty
 }
 
-// fillLocked fills out from the file's state. f.mu must be held.
+// fillLocked fills out from the file's state; a file whose name was
+// removed (unlink, or replaced by rename) has no links. f.mu must be held.
 func (f *File) fillLocked(out *fuse.Attr) {
 	a := f.attr
 	if f.w != nil && f.w.local() {
 		a.Size = f.w.size
 	}
 	f.fsys.fillAttr(a, out)
+	if f.unlinked {
+		out.Nlink = 0
+	}
 }
 
 func (f *File) markUnlinked() {

@@ -85,7 +85,7 @@ func New(store Store, cacheOpts cache.Options, opts Options, log *logrus.Entry) 
 	}
 	opts.Write.setDefaults()
 	f := &FS{
-		store: store, opts: opts, log: log, mounted: time.Now(),
+		store: uninterruptible{store}, opts: opts, log: log, mounted: time.Now(),
 		attrs:    cache.New[Attr](cacheOpts),
 		listings: cache.New[*listing](cacheOpts),
 	}

@@ -7,7 +7,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/minio-path.sh"
 
-packages=(fuse3 python3-boto rsync curl ca-certificates)
+packages=(fuse3 python3-boto rsync curl ca-certificates s3fs)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
