@@ -28,13 +28,14 @@ type fakeStore struct {
 	t      testing.TB
 	bucket string
 
-	mu      sync.Mutex // protects the fields below
-	objects map[string][]byte
-	metas   map[string]map[string]string // x-amz-meta-* of each object
-	uploads map[string]*fakeUpload       // multipart uploads by id
-	mtime   time.Time
-	calls   map[string]int
-	putErr  error // returned by PutObject when set
+	mu       sync.Mutex // protects the fields below
+	objects  map[string][]byte
+	metas    map[string]map[string]string // x-amz-meta-* of each object
+	uploads  map[string]*fakeUpload       // multipart uploads by id
+	mtime    time.Time
+	calls    map[string]int
+	gotBytes int64 // bytes returned by GetObject
+	putErr   error // returned by PutObject when set
 }
 
 var _ Store = (*fakeStore)(nil)
@@ -77,11 +78,19 @@ func (s *fakeStore) count(op string) int {
 	return s.calls[op]
 }
 
+// bytesRead is the number of bytes GetObject returned.
+func (s *fakeStore) bytesRead() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.gotBytes
+}
+
 // resetCounts forgets the requests made so far.
 func (s *fakeStore) resetCounts() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls = map[string]int{}
+	s.gotBytes = 0
 }
 
 // begin counts a request of op and checks its bucket. s.mu must be held.
@@ -130,6 +139,7 @@ func (s *fakeStore) GetObject(ctx context.Context, bucket, key string, offset, l
 	if length >= 0 && offset+length < end {
 		end = offset + length
 	}
+	s.gotBytes += end - offset
 	return io.NopCloser(bytes.NewReader(bytes.Clone(data[offset:end]))), s.info(key), nil
 }
 

@@ -62,6 +62,7 @@ type Options struct {
 	// and the upload time).
 	StatHead bool
 	Write    WriteOptions
+	Read     ReadOptions
 }
 
 // FS is the state shared by every node of one mount.
@@ -84,6 +85,7 @@ func New(store Store, cacheOpts cache.Options, opts Options, log *logrus.Entry) 
 		opts.DirMode = 0o777 &^ opts.Umask
 	}
 	opts.Write.setDefaults()
+	opts.Read.setDefaults()
 	f := &FS{
 		store: uninterruptible{store}, opts: opts, log: log, mounted: time.Now(),
 		attrs:    cache.New[Attr](cacheOpts),

@@ -2,7 +2,6 @@ package fs
 
 import (
 	"context"
-	"io"
 	"sync"
 	"syscall"
 	"time"
@@ -11,20 +10,14 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 )
 
-// maxSkip is how far ahead of the open stream a read may land and still
-// be served by reading on instead of starting a new GET.
-const maxSkip = 1 << 20
-
-// handle is one open file. Reads of content that is not local stream
-// from one GET that is reused while reads are sequential.
+// handle is one open file. Reads of content that is not local go
+// through a reader with read-ahead.
 type handle struct {
 	file     *File
 	writable bool
 
-	mu     sync.Mutex // protects the fields below
-	body   io.ReadCloser
-	pos    int64 // offset of the next byte of body
-	cancel context.CancelFunc
+	mu sync.Mutex // protects r
+	r  *reader    // made at the first read from S3
 }
 
 var _ = (gofs.FileReader)((*handle)(nil))
@@ -55,64 +48,19 @@ func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadRes
 		return fuse.ReadResultData(nil), 0
 	}
 	h.mu.Lock()
-	defer h.mu.Unlock()
-	n, err := h.readStream(l, dest[:min(int64(len(dest)), size-off)], off)
+	if h.r == nil || h.r.l != l || h.r.size != size {
+		if h.r != nil {
+			h.r.Close()
+		}
+		h.r = newReader(f.fsys.store, l, size, f.fsys.opts.Read)
+	}
+	r := h.r
+	h.mu.Unlock()
+	n, err := r.ReadAt(dest, off)
 	if err != nil {
 		return nil, f.fsys.errno("read", l.key, err)
 	}
 	return fuse.ReadResultData(dest[:n]), 0
-}
-
-// readStream fills dest from offset off, reusing the open GET when off is
-// at or a little ahead of its position. h.mu must be held.
-func (h *handle) readStream(l loc, dest []byte, off int64) (int, error) {
-	store := h.file.fsys.store
-	for attempt := 0; ; attempt++ {
-		if h.body != nil && off >= h.pos && off-h.pos <= maxSkip {
-			if _, err := io.CopyN(io.Discard, h.body, off-h.pos); err == nil {
-				h.pos = off
-				n, err := io.ReadFull(h.body, dest)
-				h.pos += int64(n)
-				if err == nil || err == io.EOF || err == io.ErrUnexpectedEOF {
-					return n, nil
-				}
-			}
-		}
-		h.closeStream()
-		if attempt > 0 {
-			break
-		}
-		// The stream outlives this request, so it gets its own context.
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-		body, _, err := store.GetObject(ctx, l.bucket, l.key, off, -1)
-		if err != nil {
-			cancel()
-			return 0, err
-		}
-		h.body, h.pos, h.cancel = body, off, cancel
-	}
-	// A fresh stream failed too: one plain ranged GET for exactly this read.
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	body, _, err := store.GetObject(ctx, l.bucket, l.key, off, int64(len(dest)))
-	if err != nil {
-		return 0, err
-	}
-	defer body.Close()
-	n, err := io.ReadFull(body, dest)
-	if err == io.EOF || err == io.ErrUnexpectedEOF {
-		err = nil
-	}
-	return n, err
-}
-
-// closeStream drops the open GET. h.mu must be held.
-func (h *handle) closeStream() {
-	if h.body != nil {
-		h.body.Close()
-		h.cancel()
-		h.body, h.cancel = nil, nil
-	}
 }
 
 var _ = (gofs.FileWriter)((*handle)(nil))
@@ -160,7 +108,9 @@ var _ = (gofs.FileReleaser)((*handle)(nil))
 // Release closes the read stream; the last writer drops the writer.
 func (h *handle) Release(ctx context.Context) syscall.Errno {
 	h.mu.Lock()
-	h.closeStream()
+	if h.r != nil {
+		h.r.Close()
+	}
 	h.mu.Unlock()
 	if !h.writable {
 		return 0
