@@ -140,7 +140,7 @@ func (d *Dir) Create(ctx context.Context, name string, flags uint32, mode uint32
 	}
 	meta := d.fsys.newMeta(ctx, syscall.S_IFREG|mode&0o7777)
 	f := &File{fsys: d.fsys, attr: Attr{Mtime: meta.Mtime, Meta: meta}}
-	f.w = newWriter(d.fsys.store, d.fsys.opts.Write, d.fsys.log, 0, true)
+	f.w = d.fsys.newWriter(0, true)
 	f.writers = 1
 	d.fsys.remember(l.child(name), f.attr)
 	f.mu.Lock()

@@ -191,7 +191,7 @@ func (f *File) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttr
 func (f *File) truncateLocked(ctx context.Context, size int64) syscall.Errno {
 	temporary := f.w == nil
 	if temporary {
-		f.w = newWriter(f.fsys.store, f.fsys.opts.Write, f.fsys.log, f.attr.Size, false)
+		f.w = f.fsys.newWriter(f.attr.Size, false)
 		defer func() { f.w.Close(); f.w = nil }()
 	}
 	t, errno := f.targetLocked(ctx)
@@ -243,7 +243,7 @@ func (f *File) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		if f.w == nil {
-			f.w = newWriter(f.fsys.store, f.fsys.opts.Write, f.fsys.log, f.attr.Size, false)
+			f.w = f.fsys.newWriter(f.attr.Size, false)
 		}
 		f.writers++
 		if flags&syscall.O_TRUNC != 0 {

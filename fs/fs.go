@@ -15,6 +15,7 @@ import (
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"github.com/sirupsen/logrus"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/bucketfs/bucketfs/cache"
 	"github.com/bucketfs/bucketfs/s3client"
@@ -73,7 +74,11 @@ type FS struct {
 	opts     Options
 	log      *logrus.Entry
 	mounted  time.Time
-	warned   sync.Map // keys already warned about
+	warned   sync.Map           // keys already warned about
+	heads    singleflight.Group // HEADs in flight, by bucket/key
+	// headSlots bounds the HEADs started ahead of lookups.
+	headSlots chan struct{}
+	parts     *bufPool // buffers of streaming uploads
 }
 
 // New returns the filesystem for opts and its root node.
@@ -88,8 +93,10 @@ func New(store Store, cacheOpts cache.Options, opts Options, log *logrus.Entry) 
 	opts.Read.setDefaults()
 	f := &FS{
 		store: uninterruptible{store}, opts: opts, log: log, mounted: time.Now(),
-		attrs:    cache.New[Attr](cacheOpts),
-		listings: cache.New[*listing](cacheOpts),
+		attrs:     cache.New[Attr](cacheOpts),
+		listings:  cache.New[*listing](cacheOpts),
+		headSlots: make(chan struct{}, 16),
+		parts:     &bufPool{size: opts.Write.PartSize},
 	}
 	if opts.Bucket == "" {
 		return f, &EndpointRoot{fsys: f}

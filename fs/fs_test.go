@@ -375,3 +375,26 @@ func TestPrefixMount(t *testing.T) {
 		t.Errorf("object sub/f exists after remove")
 	}
 }
+
+// TestStatScanHeadsAhead: with StatHead, an ls -l-like scan HEADs every
+// file once, most of them ahead of the lookups and in parallel.
+func TestStatScanHeadsAhead(t *testing.T) {
+	var keys []string
+	for i := range 300 {
+		keys = append(keys, fmt.Sprintf("d/f%03d", i))
+	}
+	store := newFakeStore(t, "b", keys...)
+	mnt, _ := testMount(t, store, Options{StatHead: true}, cache.Options{})
+	entries, err := os.ReadDir(filepath.Join(mnt, "d"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if _, err := os.Lstat(filepath.Join(mnt, "d", e.Name())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := store.count("HeadObject"); got < 300 || got > 310 {
+		t.Errorf("HEADs for stat of 300 listed files: got %v, want 300 (one each)", got)
+	}
+}

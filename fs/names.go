@@ -8,15 +8,26 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/bucketfs/bucketfs/s3client"
 )
 
 // listing is the complete, fresh content of one directory.
 type listing struct {
-	mu    sync.Mutex // protects names
-	names map[string]Attr
+	mu     sync.Mutex // protects the fields below
+	names  map[string]Attr
+	sorted []string // the names at listing time, sorted
+	// lookups counts lookups answered from this listing that needed a
+	// HEAD; from the second on, HEADs of the names that follow are
+	// started ahead (ls -l, du and rsync stat names in this order).
+	lookups int
+	headsTo int // sorted[:headsTo] have had their HEAD started
 }
+
+// headAhead is how many names after a looked-up one get their HEAD
+// started early.
+const headAhead = 64
 
 // parentOf splits a file or directory location into its directory
 // location and name ("a/b/c" and "a/b/c/" both give "a/b/" and "c").
@@ -52,30 +63,72 @@ func (f *FS) forget(l loc) {
 
 // stat answers what l is: a file, a directory (marker or implied by
 // deeper keys), or missing. A directory wins over a file of the same name.
+// The cache answers first, then a fresh listing of the parent (a name it
+// lacks is missing), then S3.
 func (f *FS) stat(ctx context.Context, l loc) (Attr, syscall.Errno) {
+	dir, name := parentOf(l)
+	var ls *listing
+	if e, ok := f.listings.Get(dir.cacheKey()); ok && !e.Missing {
+		ls = e.Value
+	}
+	var a Attr
 	if e, ok := f.attrs.Get(l.cacheKey()); ok {
 		if e.Missing {
 			return Attr{}, syscall.ENOENT
 		}
-		if e.Value.Meta != nil || !f.opts.StatHead {
-			return e.Value, 0
-		}
-		return f.statKnown(ctx, l, e.Value)
-	}
-	dir, name := parentOf(l)
-	if ls, ok := f.listings.Get(dir.cacheKey()); ok && !ls.Missing {
-		ls.Value.mu.Lock()
-		a, found := ls.Value.names[name]
-		ls.Value.mu.Unlock()
+		a = e.Value
+	} else if ls != nil {
+		ls.mu.Lock()
+		found := false
+		a, found = ls.names[name]
+		ls.mu.Unlock()
 		if !found {
 			return Attr{}, syscall.ENOENT
 		}
-		if !f.opts.StatHead {
-			return a, 0
-		}
-		return f.statKnown(ctx, l, a)
+	} else {
+		return f.probe(ctx, l)
 	}
-	return f.probe(ctx, l)
+	if a.Meta != nil || !f.opts.StatHead {
+		return a, 0
+	}
+	if ls != nil {
+		f.headAhead(dir, ls, name)
+	}
+	return f.statKnown(ctx, l, a)
+}
+
+// headAhead starts, in the background, the HEADs of the names after name
+// in dir's listing once lookups there look like a scan.
+func (f *FS) headAhead(dir loc, ls *listing, name string) {
+	ls.mu.Lock()
+	ls.lookups++
+	if ls.lookups < 2 {
+		ls.mu.Unlock()
+		return
+	}
+	i := sort.SearchStrings(ls.sorted, name) + 1
+	from, to := max(i, ls.headsTo), min(i+headAhead, len(ls.sorted))
+	var todo []dirEntry
+	for _, n := range ls.sorted[max(from, 0):max(to, from)] {
+		if a := ls.names[n]; a.Meta == nil {
+			todo = append(todo, dirEntry{n, a})
+		}
+	}
+	ls.headsTo = max(ls.headsTo, to)
+	ls.mu.Unlock()
+	for _, e := range todo {
+		go func() {
+			f.headSlots <- struct{}{}
+			defer func() { <-f.headSlots }()
+			l := dir.child(e.name)
+			if c, ok := f.attrs.Get(l.cacheKey()); ok && (c.Missing || c.Value.Meta != nil) {
+				return // a lookup got there first
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			f.statKnown(ctx, l, e.attr)
+		}()
+	}
 }
 
 // statKnown completes a listing's answer with the object's metadata.
@@ -84,7 +137,11 @@ func (f *FS) statKnown(ctx context.Context, l loc, a Attr) (Attr, syscall.Errno)
 	if a.Dir {
 		key += "/"
 	}
-	info, err := f.store.HeadObject(ctx, l.bucket, key)
+	// One HEAD per key at a time: a lookup joins one started ahead.
+	v, err, _ := f.heads.Do(l.bucket+"/"+key, func() (any, error) {
+		return f.store.HeadObject(ctx, l.bucket, key)
+	})
+	info, _ := v.(*s3client.ObjectInfo)
 	switch {
 	case err == nil:
 		a.Meta = parseMeta(info)
@@ -205,8 +262,12 @@ func (f *FS) list(ctx context.Context, dir loc) ([]dirEntry, error) {
 		byName[name] = a
 		out = append(out, dirEntry{name, a})
 	}
-	f.listings.Put(dir.cacheKey(), &listing{names: byName})
 	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	sorted := make([]string, len(out))
+	for i, e := range out {
+		sorted[i] = e.name
+	}
+	f.listings.Put(dir.cacheKey(), &listing{names: byName, sorted: sorted})
 	return out, nil
 }
 

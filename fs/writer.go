@@ -66,6 +66,7 @@ type writer struct {
 	store Store
 	opts  WriteOptions
 	log   *logrus.Entry
+	pool  *bufPool
 
 	state writeState
 	size  int64
@@ -85,13 +86,37 @@ type writer struct {
 
 // newWriter returns a writer for an object of size bytes (clean), or
 // for a new empty file when created is set.
-func newWriter(store Store, opts WriteOptions, log *logrus.Entry, size int64, created bool) *writer {
-	opts.setDefaults()
-	w := &writer{store: store, opts: opts, log: log, size: size}
+func (f *FS) newWriter(size int64, created bool) *writer {
+	w := &writer{store: f.store, opts: f.opts.Write, log: f.log, pool: f.parts, size: size}
 	if created {
 		w.state, w.dirty = stateStream, true
 	}
 	return w
+}
+
+// bufPool recycles part buffers of the base part size, so a long
+// streaming upload reuses a few buffers instead of leaving one per part
+// to the garbage collector.
+type bufPool struct {
+	size int64
+	p    sync.Pool
+}
+
+// get returns an empty buffer with room for size bytes.
+func (b *bufPool) get(size int64) []byte {
+	if size == b.size {
+		if v, ok := b.p.Get().(*[]byte); ok {
+			return (*v)[:0]
+		}
+	}
+	return make([]byte, 0, size)
+}
+
+// put gives back a buffer nobody uses any more.
+func (b *bufPool) put(buf []byte) {
+	if int64(cap(buf)) == b.size {
+		b.p.Put(&buf)
+	}
 }
 
 // local reports whether reads must be served by the writer.
@@ -123,24 +148,28 @@ func (w *writer) Write(ctx context.Context, t target, data []byte, off int64) er
 		w.size = max(w.size, off+int64(len(data)))
 		return nil
 	}
-	w.buf = append(w.buf, data...)
-	w.size += int64(len(data))
-	for {
+	for len(data) > 0 {
 		n := 1
 		if w.mp != nil {
 			n = w.mp.nextPart()
 		}
 		ps := w.opts.partSize(n)
-		if int64(len(w.buf)) < ps {
-			return nil
+		if w.buf == nil {
+			w.buf = w.pool.get(ps)
 		}
-		if err := w.shipPart(ctx, t, w.buf[:ps]); err != nil {
-			return w.fail(err)
+		k := min(ps-int64(len(w.buf)), int64(len(data)))
+		w.buf = append(w.buf, data[:k]...)
+		data = data[k:]
+		w.size += k
+		if int64(len(w.buf)) == ps {
+			part := w.buf
+			w.buf, w.bufStart = nil, w.bufStart+ps
+			if err := w.shipPart(ctx, t, part); err != nil {
+				return w.fail(err)
+			}
 		}
-		rest := make([]byte, len(w.buf)-int(ps), ps)
-		copy(rest, w.buf[ps:])
-		w.buf, w.bufStart = rest, w.bufStart+ps
 	}
+	return nil
 }
 
 // shipPart starts uploading part (which the writer no longer touches).
@@ -152,7 +181,7 @@ func (w *writer) shipPart(ctx context.Context, t target, part []byte) error {
 		}
 		w.mp = newMultipart(w.store, w.log, t, id, w.opts.Parallel)
 	}
-	return w.mp.upload(part)
+	return w.mp.upload(part, w.pool)
 }
 
 // Truncate sets the size.
@@ -224,6 +253,9 @@ func (w *writer) toStaged(ctx context.Context, t target) error {
 		tmp.Close()
 		return err
 	}
+	if w.buf != nil {
+		w.pool.put(w.buf)
+	}
 	w.buf, w.bufStart = nil, 0
 	w.tmp, w.state = tmp, stateStaged
 	return nil
@@ -288,10 +320,11 @@ func (w *writer) flushStream(ctx context.Context, t target) error {
 		return err
 	}
 	if len(w.buf) > 0 {
-		if err := w.mp.upload(w.buf); err != nil {
+		part := w.buf
+		w.buf = nil
+		if err := w.mp.upload(part, w.pool); err != nil {
 			return w.fail(err)
 		}
-		w.buf = nil
 	}
 	if err := w.mp.complete(ctx); err != nil {
 		w.mp = nil // complete aborted it
@@ -314,7 +347,7 @@ func (w *writer) flushStaged(ctx context.Context, t target) error {
 	mp := newMultipart(w.store, w.log, t, id, w.opts.Parallel)
 	for off, n := int64(0), 1; off < w.size; n++ {
 		size := min(w.opts.partSize(n), w.size-off)
-		if err := mp.uploadFrom(io.NewSectionReader(w.tmp, off, size), size); err != nil {
+		if err := mp.uploadFrom(io.NewSectionReader(w.tmp, off, size), size, nil); err != nil {
 			break // complete reports it and aborts
 		}
 		off += size
@@ -332,6 +365,9 @@ func (w *writer) reset() {
 	if w.tmp != nil {
 		w.tmp.Close()
 		w.tmp = nil
+	}
+	if w.buf != nil {
+		w.pool.put(w.buf)
 	}
 	w.buf, w.bufStart = nil, 0
 	w.state, w.dirty, w.broken = stateClean, false, nil
@@ -367,27 +403,34 @@ func (m *multipart) nextPart() int {
 	return m.next
 }
 
-// upload ships an in-memory part in the background once a slot is free.
-func (m *multipart) upload(part []byte) error {
-	return m.uploadFrom(bytes.NewReader(part), int64(len(part)))
+// upload ships an in-memory part in the background once a slot is free;
+// the buffer goes back to pool when sent.
+func (m *multipart) upload(part []byte, pool *bufPool) error {
+	return m.uploadFrom(bytes.NewReader(part), int64(len(part)), func() { pool.put(part) })
 }
 
 // uploadFrom ships size bytes of body as the next part, in the background
-// once a slot is free. It returns an earlier part's failure, if any.
-func (m *multipart) uploadFrom(body io.ReaderAt, size int64) error {
+// once a slot is free, and calls done (if set) when body is no longer
+// needed. It returns an earlier part's failure, if any.
+func (m *multipart) uploadFrom(body io.ReaderAt, size int64, done func()) error {
 	m.slots <- struct{}{}
 	m.mu.Lock()
 	n, err := m.next, m.err
 	m.next++
 	m.mu.Unlock()
+	if done == nil {
+		done = func() {}
+	}
 	if err != nil {
 		<-m.slots
+		done()
 		return err
 	}
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
 		defer func() { <-m.slots }()
+		defer done()
 		etag, err := m.store.UploadPart(context.Background(), m.t.bucket, m.t.key, m.id, n, body, size)
 		m.mu.Lock()
 		defer m.mu.Unlock()
