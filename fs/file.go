@@ -215,15 +215,7 @@ func (f *File) rewriteMetaLocked(ctx context.Context) syscall.Errno {
 	if !ok {
 		return syscall.ENOENT
 	}
-	m := f.attr.Meta
-	ct := m.ContentType
-	if ct == "" {
-		ct = contentType(l.key)
-	}
-	_, err := f.fsys.store.CopyObject(ctx, l.bucket, l.key, l.bucket, l.key, s3client.CopyOptions{
-		ReplaceMetadata: true, Metadata: m.headers(), ContentType: ct,
-	})
-	if err != nil {
+	if err := f.fsys.rewriteMeta(ctx, l, f.attr.Meta); err != nil {
 		return f.fsys.errno("setattr", l.key, err)
 	}
 	f.fsys.remember(l, f.attr)

@@ -1,6 +1,7 @@
 package fs
 
 import (
+	"context"
 	"mime"
 	"path"
 	"strconv"
@@ -114,3 +115,13 @@ func contentType(key string) string {
 
 // dirContentType is the type s3fs gives directory markers.
 const dirContentType = "application/x-directory"
+
+// rewriteMeta replaces the metadata of object l with m by copying the
+// object onto itself (x-amz-metadata-directive: REPLACE).
+func (f *FS) rewriteMeta(ctx context.Context, l loc, m *Meta) error {
+	po := m.putOptions(l.key)
+	_, err := f.store.CopyObject(ctx, l.bucket, l.key, l.bucket, l.key, s3client.CopyOptions{
+		ReplaceMetadata: true, Metadata: po.Metadata, ContentType: po.ContentType,
+	})
+	return err
+}

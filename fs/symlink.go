@@ -8,8 +8,6 @@ import (
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
-
-	"github.com/bucketfs/bucketfs/s3client"
 )
 
 // Symlink is a symbolic link stored as s3fs does: an object whose mode
@@ -48,23 +46,34 @@ func (s *Symlink) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 	return target, 0
 }
 
+// attr is what the link is now. Meta is nil when only a listing was seen.
+func (s *Symlink) attr(ctx context.Context) (loc, Attr, syscall.Errno) {
+	l, ok := s.fsys.locate(&s.Inode, false)
+	if !ok {
+		return loc{}, Attr{}, syscall.ENOENT
+	}
+	a, errno := s.fsys.stat(ctx, l)
+	return l, a, errno
+}
+
+// asLink is a with the link type a listing cannot tell.
+func asLink(a Attr) Attr {
+	if a.kind() != syscall.S_IFLNK {
+		a.Meta = a.Meta.clone()
+		a.Meta.Mode = syscall.S_IFLNK | 0o777
+	}
+	return a
+}
+
 var _ = (gofs.NodeGetattrer)((*Symlink)(nil))
 
 // Getattr reports the link with its stored owner and times.
 func (s *Symlink) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	l, ok := s.fsys.locate(&s.Inode, false)
-	if !ok {
-		return syscall.ENOENT
-	}
-	a, errno := s.fsys.stat(ctx, l)
+	_, a, errno := s.attr(ctx)
 	if errno != 0 {
 		return errno
 	}
-	if a.kind() != syscall.S_IFLNK { // only a listing was seen
-		a.Meta = a.Meta.clone()
-		a.Meta.Mode = syscall.S_IFLNK | 0o777
-	}
-	s.fsys.fillAttr(a, &out.Attr)
+	s.fsys.fillAttr(asLink(a), &out.Attr)
 	return 0
 }
 
@@ -80,31 +89,17 @@ func (s *Symlink) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetA
 	if !metaChanges(in) {
 		return s.Getattr(ctx, fh, out)
 	}
-	l, ok := s.fsys.locate(&s.Inode, false)
-	if !ok {
-		return syscall.ENOENT
+	l, a, errno := s.attr(ctx)
+	if errno == 0 && a.Meta == nil {
+		// Only a listing was seen: learn what the object has, to keep it.
+		a, errno = s.fsys.statKnown(ctx, l, a)
 	}
-	a, errno := s.fsys.stat(ctx, l)
 	if errno != 0 {
 		return errno
 	}
-	if a.Meta == nil { // only a listing was seen: keep what the object has
-		info, err := s.fsys.store.HeadObject(ctx, l.bucket, l.key)
-		if err != nil {
-			return s.fsys.errno("setattr", l.key, err)
-		}
-		a.Meta = parseMeta(info)
-	}
 	meta := applySetattr(a.Meta.clone(), in, syscall.S_IFLNK)
 	meta.Mode = syscall.S_IFLNK | 0o777
-	ct := meta.ContentType
-	if ct == "" {
-		ct = contentType(l.key)
-	}
-	_, err := s.fsys.store.CopyObject(ctx, l.bucket, l.key, l.bucket, l.key, s3client.CopyOptions{
-		ReplaceMetadata: true, Metadata: meta.headers(), ContentType: ct,
-	})
-	if err != nil {
+	if err := s.fsys.rewriteMeta(ctx, l, meta); err != nil {
 		return s.fsys.errno("setattr", l.key, err)
 	}
 	a.Meta = meta
