@@ -43,6 +43,19 @@ func (d *Dir) isBucketRoot() bool {
 	return ok
 }
 
+// changing is the location of name for a change in d: EROFS on a
+// read-only mount.
+func (d *Dir) changing(name string) (loc, syscall.Errno) {
+	if errno := d.fsys.readOnly(); errno != 0 {
+		return loc{}, errno
+	}
+	l, errno := d.where()
+	if errno != 0 {
+		return loc{}, errno
+	}
+	return l.child(name), 0
+}
+
 var _ = (gofs.NodeGetattrer)((*Dir)(nil))
 
 // Getattr reports the directory with its marker's metadata, if any.
@@ -131,10 +144,7 @@ var _ = (gofs.NodeCreater)((*Dir)(nil))
 
 // Create makes a new, empty file; it is uploaded on flush.
 func (d *Dir) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
-	if errno := d.fsys.readOnly(); errno != 0 {
-		return nil, nil, 0, errno
-	}
-	l, errno := d.where()
+	target, errno := d.changing(name)
 	if errno != 0 {
 		return nil, nil, 0, errno
 	}
@@ -142,7 +152,7 @@ func (d *Dir) Create(ctx context.Context, name string, flags uint32, mode uint32
 	f := &File{fsys: d.fsys, attr: Attr{Mtime: meta.Mtime, Meta: meta}}
 	f.w = d.fsys.newWriter(0, true)
 	f.writers = 1
-	d.fsys.remember(l.child(name), f.attr)
+	d.fsys.remember(target, f.attr)
 	f.mu.Lock()
 	f.fillLocked(&out.Attr)
 	f.mu.Unlock()
@@ -163,14 +173,10 @@ var _ = (gofs.NodeUnlinker)((*Dir)(nil))
 
 // Unlink deletes the object.
 func (d *Dir) Unlink(ctx context.Context, name string) syscall.Errno {
-	if errno := d.fsys.readOnly(); errno != 0 {
-		return errno
-	}
-	l, errno := d.where()
+	target, errno := d.changing(name)
 	if errno != 0 {
 		return errno
 	}
-	target := l.child(name)
 	f := d.childFile(name)
 	if err := d.fsys.store.DeleteObject(ctx, target.bucket, target.key); err != nil {
 		return d.fsys.errno("delete", target.key, err)
@@ -186,14 +192,10 @@ var _ = (gofs.NodeMkdirer)((*Dir)(nil))
 
 // Mkdir writes a directory marker "name/" carrying the mode and owner.
 func (d *Dir) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
-	if errno := d.fsys.readOnly(); errno != 0 {
-		return nil, errno
-	}
-	l, errno := d.where()
+	target, errno := d.changing(name)
 	if errno != 0 {
 		return nil, errno
 	}
-	target := l.child(name)
 	meta := d.fsys.newMeta(ctx, syscall.S_IFDIR|mode&0o7777)
 	meta.ContentType = dirContentType
 	if err := d.fsys.putMarker(ctx, target, meta); err != nil {
@@ -215,14 +217,10 @@ var _ = (gofs.NodeRmdirer)((*Dir)(nil))
 
 // Rmdir deletes the marker of an empty directory.
 func (d *Dir) Rmdir(ctx context.Context, name string) syscall.Errno {
-	if errno := d.fsys.readOnly(); errno != 0 {
-		return errno
-	}
-	l, errno := d.where()
+	target, errno := d.changing(name)
 	if errno != 0 {
 		return errno
 	}
-	target := l.child(name)
 	empty, err := d.fsys.isEmptyDir(ctx, target)
 	if err != nil {
 		return d.fsys.errno("rmdir", target.key+"/", err)
@@ -256,14 +254,10 @@ var _ = (gofs.NodeSymlinker)((*Dir)(nil))
 // Symlink stores the target as the body of an object whose mode says
 // S_IFLNK, as s3fs does.
 func (d *Dir) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
-	if errno := d.fsys.readOnly(); errno != 0 {
-		return nil, errno
-	}
-	l, errno := d.where()
+	at, errno := d.changing(name)
 	if errno != 0 {
 		return nil, errno
 	}
-	at := l.child(name)
 	meta := d.fsys.newMeta(ctx, syscall.S_IFLNK|0o777)
 	body := []byte(target)
 	if _, err := d.fsys.store.PutObject(ctx, at.bucket, at.key, bytes.NewReader(body), int64(len(body)), meta.putOptions("")); err != nil {
