@@ -21,8 +21,8 @@ var posixSkipped = map[string]string{
 	"Fallocate":         "fallocate(2): S3 objects cannot reserve space; it fails with EOPNOTSUPP (posix_fallocate then writes zeros)",
 	"FallocateKeepSize": "fallocate(2): S3 objects cannot reserve space; it fails with EOPNOTSUPP (posix_fallocate then writes zeros)",
 	"Tmpfile":           "O_TMPFILE: an object needs its key when it is created; unnamed files fail with EOPNOTSUPP",
-	"XAttr":             "extended attributes: bucketfs stores only s3fs's mode/uid/gid/mtime metadata; setxattr fails with ENODATA",
-	"XAttrLarge":        "extended attributes: bucketfs stores only s3fs's mode/uid/gid/mtime metadata; setxattr fails with ENODATA",
+	"XAttr":             "extended attributes: bucketfs stores only s3fs's mode/uid/gid/mtime metadata; setxattr fails with ENOTSUP",
+	"XAttrLarge":        "extended attributes: bucketfs stores only s3fs's mode/uid/gid/mtime metadata; setxattr fails with ENOTSUP",
 	"RenameOpenDir":     "fstat of an open directory replaced by rename: a directory is only its key prefix, so once replaced it fails with ENOENT (go-fuse issue 55; the test skips itself then)",
 	// Not a bucketfs limit: the test wants EAGAIN for a conflict between
 	// two descriptors of one process, which POSIX fcntl locks never
@@ -124,5 +124,5 @@ func posixFallocateFails(t *testing.T, mnt string) error {
 }
 
 func posixSetxattrFails(t *testing.T, mnt string) error {
-	return posixWant(unix.Setxattr(posixFile(t, mnt), "user.probe", []byte("v"), 0), unix.ENODATA)
+	return posixWant(unix.Setxattr(posixFile(t, mnt), "user.probe", []byte("v"), 0), unix.ENOTSUP)
 }
