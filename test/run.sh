@@ -1,9 +1,48 @@
 #!/usr/bin/env bash
-# Runs every test: unit tests and the end-to-end suite (real MinIO on
-# loopback, real FUSE mounts of the built binary). Installs what it needs.
+# Runs every test. Installs what it needs (test/setup.sh), then runs, each
+# as a timed pass:
+#   1. go vet
+#   2. unit tests, s3client's integration tests and the end-to-end suite
+#      on MinIO (signature auto)
+#   3. the end-to-end suite on a throw-away Ceph RGW, SigV2
+#   4. the end-to-end suite on a throw-away Ceph RGW, SigV4
+# Every pass runs even if an earlier one failed; the summary at the end
+# lists each pass with its result and time, and the exit status is 1 if
+# any failed. Extra arguments go to every `go test` (e.g. -run TestMv -v).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash test/setup.sh
 source test/minio-path.sh
-go vet ./...
-go test -count=1 -timeout 40m "$@" ./...
+
+summary=()
+passed=0
+failed=0
+# pass NAME CMD...: runs CMD as one timed pass.
+pass() {
+  local name=$1 start status=ok
+  shift
+  echo
+  echo "=== test/run.sh: pass: $name"
+  echo "=== $*"
+  start=$(date +%s)
+  "$@" || status=FAIL
+  local secs=$(($(date +%s) - start))
+  [ "$status" = ok ] && passed=$((passed + 1)) || failed=$((failed + 1))
+  echo "=== test/run.sh: $name: $status in $((secs / 60))m$((secs % 60))s"
+  summary+=("$(printf '%-4s %5ss  %s' "$status" "$secs" "$name")")
+}
+
+total=$(date +%s)
+pass "go vet" go vet ./...
+pass "unit tests + e2e on MinIO (signature auto)" \
+  env BUCKETFS_TEST_SERVER=minio BUCKETFS_TEST_SIGNATURE=auto go test -count=1 -timeout 40m "$@" ./...
+pass "e2e on Ceph RGW, SigV2" \
+  env BUCKETFS_TEST_SERVER=ceph BUCKETFS_TEST_SIGNATURE=v2 go test -count=1 -timeout 30m "$@" ./test/e2e/
+pass "e2e on Ceph RGW, SigV4" \
+  env BUCKETFS_TEST_SERVER=ceph BUCKETFS_TEST_SIGNATURE=v4 go test -count=1 -timeout 30m "$@" ./test/e2e/
+
+echo
+echo "=== test/run.sh: summary (total $(($(date +%s) - total))s)"
+printf '%s\n' "${summary[@]}"
+echo "passes: $passed passed, $failed failed"
+[ "$failed" = 0 ]

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian machine, skipping
-# whatever is already there: Debian's fuse3, python3-boto (the seed's boto 2)
-# and rsync, and a pinned MinIO built with `go install` into a cache dir.
+# whatever is already there: Debian's fuse3, python3-boto (the seed's boto 2),
+# rsync and s3fs; Ceph 16.2 (mon, OSD, radosgw) and faketime for the
+# throw-away RADOS Gateway (test/ceph/install.sh); and a pinned MinIO built
+# with `go install` into a cache dir.
 # Prints nothing but progress; the MinIO path is in test/minio-path.sh.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -20,6 +22,8 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+bash "$here/ceph/install.sh"
+
 if [ ! -x "$BUCKETFS_MINIO" ]; then
   echo "setup: building MinIO $MINIO_VERSION (a few minutes, once; cached in $(dirname "$BUCKETFS_MINIO"))"
   tmp=$(mktemp -d)
@@ -31,4 +35,4 @@ if [ ! -c /dev/fuse ]; then
   echo "setup: /dev/fuse is missing: the end-to-end tests need FUSE" >&2
   exit 1
 fi
-echo "setup: ok (minio: $BUCKETFS_MINIO)"
+echo "setup: ok (minio: $BUCKETFS_MINIO; ceph: $(radosgw --version | awk '{print $3}'))"

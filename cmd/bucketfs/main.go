@@ -128,6 +128,11 @@ func run(cfg config, ready *os.File) error {
 		fuseLevel = logrus.InfoLevel
 	}
 	fuseLog := log.New(logger.WithField("component", "fuse").WriterLevel(fuseLevel), "", 0)
+	// Catch SIGINT/SIGTERM before the kernel shows the mount: with the
+	// default action such a signal would kill the process and leave a
+	// dead mount behind. One that comes early unmounts once mounted.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	ttl := cfg.kernelTTL
 	server, err := gofs.Mount(cfg.mountpoint, root, &gofs.Options{
 		EntryTimeout:    &ttl,
@@ -162,18 +167,17 @@ func run(cfg config, ready *os.File) error {
 	logger.Infof("mounted %s at %s (bucketfs %s)", cfg.source, cfg.mountpoint, version)
 	report(ready, nil)
 
-	go unmountOnSignal(server, cfg.mountpoint, logger)
+	go unmountOnSignal(server, cfg.mountpoint, sigs, logger)
 	server.Wait()
 	logger.Infof("unmounted %s", cfg.mountpoint)
 	return nil
 }
 
-// unmountOnSignal unmounts on SIGINT/SIGTERM. With files still open the
-// mount is detached instead: open files finish (their uploads complete
-// on close) and then the process exits. A second signal exits at once.
-func unmountOnSignal(server *fuse.Server, mountpoint string, logger *logrus.Logger) {
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+// unmountOnSignal unmounts on the first signal from sigs (SIGINT or
+// SIGTERM). With files still open the mount is detached instead: open
+// files finish (their uploads complete on close) and then the process
+// exits. A second signal exits at once.
+func unmountOnSignal(server *fuse.Server, mountpoint string, sigs <-chan os.Signal, logger *logrus.Logger) {
 	sig := <-sigs
 	logger.Infof("%v: unmounting %s", sig, mountpoint)
 	if err := server.Unmount(); err != nil {

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -59,14 +60,17 @@ func waitUnmounted(t *testing.T, dir string) {
 	}
 }
 
-// unmountLater makes sure dir is unmounted when the test ends.
+// unmountLater makes sure dir is unmounted when the test ends; a mount
+// that umount cannot remove within 20s is aborted.
 func unmountLater(t *testing.T, dir string) {
 	t.Cleanup(func() {
 		if harness.IsMounted(dir) {
-			exec.Command("umount", dir).Run()
+			c, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			exec.CommandContext(c, "umount", dir).Run()
 			time.Sleep(200 * time.Millisecond)
 			if harness.IsMounted(dir) {
-				syscall.Unmount(dir, syscall.MNT_DETACH)
+				harness.AbortFUSE(dir)
 			}
 		}
 	})
@@ -83,7 +87,7 @@ func TestFstab(t *testing.T) {
 			os.Mkdir(mnt, 0o755)
 			unmountLater(t, mnt)
 			logFile := filepath.Join(t.TempDir(), "bucketfs.log")
-			opts := strings.Join([]string{"_netdev", "nofail", "x-systemd.automount", "endpoint=" + server.Endpoint,
+			opts := strings.Join([]string{"_netdev", "nofail", "x-systemd.automount", "endpoint=" + server.Endpoint, "signature=" + sw.Signature,
 				"passwd_file=" + passwdFile(t, server.SecretKey), "log_file=" + logFile, "debug_s3"}, ",")
 			fstab := filepath.Join(t.TempDir(), "fstab")
 			line := fmt.Sprintf("%s %s %s %s 0 0\n", bucket, mnt, fstype, opts)
@@ -123,8 +127,7 @@ func TestDaemon(t *testing.T) {
 		mnt := filepath.Join(t.TempDir(), "mnt")
 		os.Mkdir(mnt, 0o755)
 		unmountLater(t, mnt)
-		cmd := exec.Command(binary, "--daemon", "--endpoint", server.Endpoint,
-			"--passwd-file", passwdFile(t, secret), bucket, mnt)
+		cmd := exec.Command(binary, bucketfsArgs("--daemon", "--passwd-file", passwdFile(t, secret), bucket, mnt)...)
 		cmd.Env = bareEnv()
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
@@ -221,7 +224,7 @@ func TestSecretsStayHidden(t *testing.T) {
 	bucket := newBucket(t)
 	logFile := filepath.Join(t.TempDir(), "log")
 	m := harness.StartMount(t, harness.MountOptions{Binary: binary, Server: server, Source: bucket,
-		Env:  bareEnv(),
+		Signature: sw.Signature, Env: bareEnv(),
 		Args: []string{"--passwd-file", passwdFile(t, server.SecretKey), "--debug-s3", "--log-file", logFile}})
 	sh(t, "cp", randomFile(t, 20<<20), filepath.Join(m.Dir, "f"))
 	sh(t, "ls", "-l", m.Dir)
@@ -259,13 +262,13 @@ func TestStaleMountpoint(t *testing.T) {
 		t.Fatalf("readdir after kill -9: got %v, want ENOTCONN", err)
 	}
 	defer syscall.Unmount(m.Dir, syscall.MNT_DETACH)
-	cmd := exec.Command(binary, "--endpoint", server.Endpoint, bucket, m.Dir)
+	cmd := exec.Command(binary, bucketfsArgs(bucket, m.Dir)...)
 	cmd.Env = server.Env()
 	out, err := cmd.CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "stale FUSE mount") || !strings.Contains(string(out), "--unmount-stale") {
 		t.Fatalf("mount on a stale mount point: %v %q, want an error explaining it", err, out)
 	}
-	cmd = exec.Command(binary, "--daemon", "--unmount-stale", "--endpoint", server.Endpoint, bucket, m.Dir)
+	cmd = exec.Command(binary, bucketfsArgs("--daemon", "--unmount-stale", bucket, m.Dir)...)
 	cmd.Env = server.Env()
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("--unmount-stale: %v\n%s", err, out)
@@ -282,4 +285,46 @@ func TestStaleMountpoint(t *testing.T) {
 func tail(s string, n int) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// TestSIGTERMRightAfterMount: SIGTERM sent the moment the kernel shows
+// the mount (before bucketfs has even logged it) unmounts cleanly. It
+// once killed bucketfs there instead, and the process, one of its
+// threads waiting on its own mount, could neither exit nor be unmounted.
+func TestSIGTERMRightAfterMount(t *testing.T) {
+	bucket := newBucket(t)
+	for i := 0; i < 10; i++ {
+		mnt := filepath.Join(t.TempDir(), "mnt")
+		os.Mkdir(mnt, 0o755)
+		cmd := exec.Command(binary, bucketfsArgs(bucket, mnt)...)
+		cmd.Env = server.Env()
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		for deadline := time.Now().Add(30 * time.Second); !harness.IsMounted(mnt); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				cmd.Process.Kill()
+				t.Fatalf("bucketfs did not mount within 30s:\n%s", out.String())
+			}
+		}
+		cmd.Process.Signal(syscall.SIGTERM)
+		var err error
+		select {
+		case err = <-exited:
+		case <-time.After(20 * time.Second):
+			err = fmt.Errorf("no exit within 20s")
+			defer func() { <-exited }()
+		}
+		if mounted := harness.IsMounted(mnt); err != nil || mounted {
+			// A plain umount would hang on a stuck mount: abort it.
+			aerr := harness.AbortFUSE(mnt)
+			cmd.Process.Kill()
+			t.Fatalf("SIGTERM right after mounting (round %d): exit %v, still mounted %v (abort: %v); want a clean unmount:\n%s",
+				i, err, mounted, aerr, out.String())
+		}
+	}
 }

@@ -42,11 +42,18 @@ func mountS3fs(t *testing.T, bucket string) *s3fsMount {
 		t.Fatal(err)
 	}
 	defer logFile.Close()
-	opts := strings.Join([]string{
+	opts := []string{
 		"url=" + server.Endpoint, "use_path_request_style", "passwd_file=" + passwd,
 		"dbglevel=info",
-	}, ",")
-	m.cmd = exec.Command("s3fs", bucket, m.Dir, "-o", opts, "-f")
+	}
+	// s3fs signs as the suite does; its default (auto) is v4 falling back to v2.
+	switch sw.Signature {
+	case harness.SignatureV2:
+		opts = append(opts, "sigv2")
+	case harness.SignatureV4:
+		opts = append(opts, "sigv4")
+	}
+	m.cmd = exec.Command("s3fs", bucket, m.Dir, "-o", strings.Join(opts, ","), "-f")
 	m.cmd.Env = server.Env()
 	m.cmd.Stdout, m.cmd.Stderr = logFile, logFile
 	if err := m.cmd.Start(); err != nil {

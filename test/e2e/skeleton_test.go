@@ -175,10 +175,15 @@ func putAll(t *testing.T, bucket, prefix string, names []string) {
 	}
 }
 
-// TestMissingFile: reading a name that is no object gives ENOENT.
+// TestMissingFile: stat or read of a name that is no object gives
+// ENOENT. (Ceph RGW answers the HEAD with 404, a Content-Length and no
+// body: still ENOENT, not EIO.)
 func TestMissingFile(t *testing.T) {
 	bucket := newBucket(t)
 	m := mountBucket(t, bucket)
+	if _, err := os.Stat(filepath.Join(m.Dir, "no-such-file")); !errors.Is(err, syscall.ENOENT) {
+		t.Fatalf("stat missing file: got %v, want ENOENT", err)
+	}
 	_, err := os.ReadFile(filepath.Join(m.Dir, "no-such-file"))
 	if !errors.Is(err, syscall.ENOENT) {
 		t.Fatalf("read missing file: got %v, want ENOENT", err)
@@ -192,7 +197,7 @@ func TestMissingFile(t *testing.T) {
 // TestMissingBucket: mounting a bucket that does not exist fails at once
 // with a message naming the bucket and the S3 error code.
 func TestMissingBucket(t *testing.T) {
-	cmd := exec.Command(binary, "--endpoint", server.Endpoint, "no-such-bucket-e2e", t.TempDir())
+	cmd := exec.Command(binary, bucketfsArgs("no-such-bucket-e2e", t.TempDir())...)
 	cmd.Env = server.Env()
 	out, err := cmd.CombinedOutput()
 	if err == nil {

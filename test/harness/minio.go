@@ -1,6 +1,7 @@
-// Package harness runs the real parts the end-to-end tests need: a MinIO
-// server on a free loopback port, the bucketfs binary built once, and
-// FUSE mounts of it that are always unmounted.
+// Package harness runs the real parts the end-to-end tests need: an S3
+// server on loopback (MinIO, or a throw-away Ceph RADOS Gateway), the
+// bucketfs binary built once, and FUSE mounts of it that are always
+// unmounted.
 package harness
 
 import (
@@ -23,16 +24,15 @@ const MinIOVersion = "v0.0.0-20260212201848-7aac2a2c5b7c"
 
 // Server is a running S3 server for tests.
 type Server struct {
+	Kind      string // ServerMinIO or ServerCeph
 	Endpoint  string // http://127.0.0.1:PORT
 	Host      string // 127.0.0.1
 	Port      int
 	AccessKey string
 	SecretKey string
 
-	cmd    *exec.Cmd
-	exited chan error // receives the server's exit
-	dir    string
-	log    *bytes.Buffer
+	stop func() error // stops the server and removes its data
+	dir  string       // the server's data (MinIO) or cluster (Ceph) directory
 }
 
 // MinIOBinary finds the MinIO binary: $BUCKETFS_MINIO, else the cache
@@ -121,27 +121,31 @@ func startMinIO(bin, dir string, o MinIOOptions) (*Server, error) {
 		scheme = "https"
 	}
 	s := &Server{
-		Host: "127.0.0.1", Port: port, Endpoint: scheme + "://127.0.0.1:" + strconv.Itoa(port),
-		AccessKey: "bucketfs-test", SecretKey: "bucketfs-test-secret",
-		dir: dir, log: &bytes.Buffer{},
+		Kind: ServerMinIO, Host: "127.0.0.1", Port: port, Endpoint: scheme + "://127.0.0.1:" + strconv.Itoa(port),
+		AccessKey: "bucketfs-test", SecretKey: "bucketfs-test-secret", dir: dir,
 	}
+	log := &bytes.Buffer{}
 	args := []string{"server", "--quiet",
 		"--address", "127.0.0.1:" + strconv.Itoa(port),
 		"--console-address", "127.0.0.1:" + strconv.Itoa(console)}
 	if o.CertsDir != "" {
 		args = append(args, "--certs-dir", o.CertsDir)
 	}
-	s.cmd = exec.Command(bin, append(args, filepath.Join(dir, "data"))...)
-	s.cmd.Env = append(os.Environ(),
+	cmd := exec.Command(bin, append(args, filepath.Join(dir, "data"))...)
+	cmd.Env = append(os.Environ(),
 		"MINIO_ROOT_USER="+s.AccessKey, "MINIO_ROOT_PASSWORD="+s.SecretKey,
 		"MINIO_BROWSER=off", "MINIO_UPDATE=off", "MINIO_CI_CD=1")
-	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
-	if err := s.cmd.Start(); err != nil {
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start minio: %w", err)
 	}
 	exited := make(chan error, 1)
-	s.exited = exited
-	go func() { exited <- s.cmd.Wait() }()
+	go func() { exited <- cmd.Wait() }()
+	s.stop = func() error {
+		cmd.Process.Kill()
+		<-exited
+		return os.RemoveAll(dir)
+	}
 	// The health probe only asks whether the server is up; the tests
 	// check certificates themselves.
 	probe := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
@@ -150,7 +154,7 @@ func startMinIO(bin, dir string, o MinIOOptions) (*Server, error) {
 	for time.Now().Before(deadline) {
 		select {
 		case err := <-exited:
-			return nil, fmt.Errorf("minio exited early (%v): %s", err, s.log.String())
+			return nil, fmt.Errorf("minio exited early (%v): %s", err, log.String())
 		default:
 		}
 		resp, err := probe.Get(s.Endpoint + "/minio/health/live")
@@ -162,16 +166,17 @@ func startMinIO(bin, dir string, o MinIOOptions) (*Server, error) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	s.cmd.Process.Kill()
+	cmd.Process.Kill()
 	<-exited
-	return nil, fmt.Errorf("minio did not answer on %s within 60s: %s", s.Endpoint, s.log.String())
+	return nil, fmt.Errorf("minio did not answer on %s within 60s: %s", s.Endpoint, log.String())
 }
 
-// Stop kills the server and removes its data.
+// Stop stops the server and removes its data; it reports a failure to
+// stop on stderr.
 func (s *Server) Stop() {
-	s.cmd.Process.Kill()
-	<-s.exited
-	os.RemoveAll(s.dir)
+	if err := s.stop(); err != nil {
+		fmt.Fprintf(os.Stderr, "harness: stop %s server at %s: %v\n", s.Kind, s.Endpoint, err)
+	}
 }
 
 // Env returns the environment a client of s needs: credentials, and no

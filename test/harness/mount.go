@@ -16,11 +16,10 @@ import (
 
 // BuildBinary builds cmd/bucketfs into dir and returns its path.
 func BuildBinary(dir string) (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
+	root, err := repoRoot()
 	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
+		return "", err
 	}
-	root := filepath.Dir(strings.TrimSpace(string(out)))
 	bin := filepath.Join(dir, "bucketfs")
 	cmd := exec.Command("go", "build", "-o", bin, "./cmd/bucketfs")
 	cmd.Dir = root
@@ -34,10 +33,11 @@ func BuildBinary(dir string) (string, error) {
 type Mount struct {
 	Dir string
 
-	cmd    *exec.Cmd
-	exited chan struct{}
-	log    *syncBuffer
-	done   bool
+	cmd     *exec.Cmd
+	exited  chan struct{}
+	log     *syncBuffer
+	logFile string // the --log-file bucketfs writes to, if any
+	done    bool
 }
 
 // syncBuffer is a bytes.Buffer safe for a writer and readers at once.
@@ -62,9 +62,11 @@ func (b *syncBuffer) String() string {
 type MountOptions struct {
 	Binary string
 	Server *Server
-	Source string   // BUCKET or BUCKET:/prefix
-	Args   []string // extra options
-	Env    []string // replaces Server.Env() when set
+	Source string // BUCKET or BUCKET:/prefix
+	// Signature is passed as --signature when set (v2, v4 or auto).
+	Signature string
+	Args      []string // extra options
+	Env       []string // replaces Server.Env() when set
 }
 
 // StartMount runs bucketfs in the foreground, waits until the mount
@@ -91,9 +93,13 @@ func startMount(tmp string, o MountOptions) (*Mount, error) {
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return nil, err
 	}
-	args := append([]string{"--endpoint", o.Server.Endpoint, "--log-level", "debug"}, o.Args...)
+	args := []string{"--endpoint", o.Server.Endpoint, "--log-level", "debug"}
+	if o.Signature != "" {
+		args = append(args, "--signature", o.Signature)
+	}
+	args = append(args, o.Args...)
 	args = append(args, o.Source, dir)
-	m := &Mount{Dir: dir, log: &syncBuffer{}, exited: make(chan struct{})}
+	m := &Mount{Dir: dir, log: &syncBuffer{}, exited: make(chan struct{}), logFile: logFileArg(o.Args)}
 	m.cmd = exec.Command(o.Binary, args...)
 	m.cmd.Env = o.Env
 	if m.cmd.Env == nil {
@@ -108,20 +114,41 @@ func startMount(tmp string, o MountOptions) (*Mount, error) {
 	for time.Now().Before(deadline) {
 		select {
 		case <-m.exited:
-			return nil, fmt.Errorf("bucketfs exited before mounting (%v):\n%s", m.cmd.ProcessState, m.log.String())
+			return nil, fmt.Errorf("bucketfs exited before mounting (%v):\n%s", m.cmd.ProcessState, m.Log())
 		default:
 		}
-		if IsMounted(dir) {
+		// The kernel shows the mount a moment before bucketfs has
+		// checked it and set up its signal handling: wait for both.
+		if IsMounted(dir) && strings.Contains(m.Log(), `msg="mounted `) {
 			return m, nil
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	m.Unmount()
-	return nil, fmt.Errorf("bucketfs did not mount %s within 30s:\n%s", dir, m.log.String())
+	return nil, fmt.Errorf("bucketfs did not mount %s within 30s:\n%s", dir, m.Log())
 }
 
-// Log is what bucketfs printed so far.
-func (m *Mount) Log() string { return m.log.String() }
+// Log is what bucketfs printed so far, followed by its --log-file.
+func (m *Mount) Log() string {
+	if m.logFile == "" {
+		return m.log.String()
+	}
+	data, _ := os.ReadFile(m.logFile)
+	return m.log.String() + string(data)
+}
+
+// logFileArg is the value of a --log-file option in args, or "".
+func logFileArg(args []string) string {
+	for i, a := range args {
+		if a == "--log-file" && i+1 < len(args) {
+			return args[i+1]
+		}
+		if v, ok := strings.CutPrefix(a, "--log-file="); ok {
+			return v
+		}
+	}
+	return ""
+}
 
 // Exited is closed when the bucketfs process has ended.
 func (m *Mount) Exited() <-chan struct{} { return m.exited }
@@ -130,7 +157,8 @@ func (m *Mount) Exited() <-chan struct{} { return m.exited }
 func (m *Mount) Signal(sig os.Signal) error { return m.cmd.Process.Signal(sig) }
 
 // Unmount stops bucketfs with SIGTERM and makes sure nothing stays
-// mounted: after 20s it detaches the mount lazily and kills the process.
+// mounted: after 20s it aborts the FUSE connection, detaches the mount
+// and kills the process.
 func (m *Mount) Unmount() error {
 	if m.done {
 		return nil
@@ -140,10 +168,10 @@ func (m *Mount) Unmount() error {
 	select {
 	case <-m.exited:
 	case <-time.After(20 * time.Second):
-		syscall.Unmount(m.Dir, syscall.MNT_DETACH)
+		err := AbortFUSE(m.Dir)
 		m.cmd.Process.Kill()
 		<-m.exited
-		return fmt.Errorf("bucketfs did not exit within 20s of SIGTERM; detached %s", m.Dir)
+		return fmt.Errorf("bucketfs did not exit within 20s of SIGTERM; aborted and detached %s (%v)", m.Dir, err)
 	}
 	if IsMounted(m.Dir) {
 		syscall.Unmount(m.Dir, syscall.MNT_DETACH)
@@ -154,9 +182,16 @@ func (m *Mount) Unmount() error {
 
 // IsMounted reports whether a FUSE filesystem is mounted at dir.
 func IsMounted(dir string) bool {
+	_, ok := fuseDevice(dir)
+	return ok
+}
+
+// fuseDevice is the device ("0:45") of the FUSE filesystem mounted at
+// dir, if one is.
+func fuseDevice(dir string) (string, bool) {
 	f, err := os.Open("/proc/self/mountinfo")
 	if err != nil {
-		return false
+		return "", false
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
@@ -168,11 +203,40 @@ func IsMounted(dir string) bool {
 		}
 		for i, fld := range fields {
 			if fld == "-" && i+1 < len(fields) && strings.HasPrefix(fields[i+1], "fuse") {
-				return true
+				return fields[2], true
 			}
 		}
 	}
-	return false
+	return "", false
+}
+
+// fusectl is where the fusectl filesystem shows one directory per FUSE
+// connection, named by the minor device number of the mount.
+const fusectl = "/sys/fs/fuse/connections"
+
+// AbortFUSE aborts the FUSE connection of the mount at dir and detaches
+// the mount. Every request waiting on it fails with ENOTCONN, which frees
+// a filesystem process that hangs, or that was killed while one of its
+// threads waited on its own mount (it cannot exit then, nor can umount
+// finish). It mounts fusectl first if it is not mounted.
+func AbortFUSE(dir string) error {
+	dev, ok := fuseDevice(dir)
+	if !ok {
+		return fmt.Errorf("no FUSE mount at %s", dir)
+	}
+	_, minor, _ := strings.Cut(dev, ":")
+	abort := filepath.Join(fusectl, minor, "abort")
+	if _, err := os.Stat(abort); err != nil {
+		if err := syscall.Mount("fusectl", fusectl, "fusectl", 0, ""); err != nil && err != syscall.EBUSY {
+			syscall.Unmount(dir, syscall.MNT_DETACH)
+			return fmt.Errorf("mount fusectl on %s: %w", fusectl, err)
+		}
+	}
+	err := os.WriteFile(abort, []byte("1"), 0)
+	if uerr := syscall.Unmount(dir, syscall.MNT_DETACH); err == nil {
+		err = uerr
+	}
+	return err
 }
 
 // unescapeMountinfo undoes the octal escapes (\040 for space) of mountinfo.
