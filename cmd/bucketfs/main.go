@@ -121,8 +121,7 @@ func run(cfg config, ready *os.File) error {
 		return fmt.Errorf("cannot mount %q from %s: %w", cfg.source, cfg.s3.Endpoint, err)
 	}
 
-	fsys, root := bfs.New(client, cfg.cache, cfg.fs, logger.WithField("component", "fs"))
-	_ = fsys
+	_, root := bfs.New(client, cfg.cache, cfg.fs, logger.WithField("component", "fs"))
 	fuseLevel := logrus.DebugLevel
 	if cfg.debugFUSE {
 		fuseLevel = logrus.InfoLevel

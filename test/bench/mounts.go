@@ -25,28 +25,10 @@ type fuseMount struct {
 	logPath string // bucketfs: --log-file; s3fs: its stdout and stderr
 	cmd     *exec.Cmd
 	exited  chan struct{}
-	out     *lockedBuffer // bucketfs's stdout and stderr (empty unless it fails early)
+	out     *harness.SyncBuffer // bucketfs's stdout and stderr (empty unless it fails early)
 
 	once       sync.Once
 	unmountErr error
-}
-
-// lockedBuffer is a bytes.Buffer safe for a writer and readers at once.
-type lockedBuffer struct {
-	mu  sync.Mutex // protects buf
-	buf bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
 }
 
 // next returns a fresh mount point and log path for kind.
@@ -92,7 +74,7 @@ func (b *bench) mountS3fs() (*fuseMount, error) {
 // start runs cmd, tracks it for cleanup at once, and waits until dir is
 // a FUSE mount.
 func (b *bench) start(kind, dir, logPath string, cmd *exec.Cmd) (*fuseMount, error) {
-	m := &fuseMount{kind: kind, dir: dir, logPath: logPath, cmd: cmd, exited: make(chan struct{}), out: &lockedBuffer{}}
+	m := &fuseMount{kind: kind, dir: dir, logPath: logPath, cmd: cmd, exited: make(chan struct{}), out: &harness.SyncBuffer{}}
 	var logFile *os.File
 	if kind == "s3fs" {
 		f, err := os.Create(logPath)

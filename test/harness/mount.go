@@ -35,24 +35,25 @@ type Mount struct {
 
 	cmd     *exec.Cmd
 	exited  chan struct{}
-	log     *syncBuffer
+	log     *SyncBuffer
 	logFile string // the --log-file bucketfs writes to, if any
 	done    bool
 }
 
-// syncBuffer is a bytes.Buffer safe for a writer and readers at once.
-type syncBuffer struct {
+// SyncBuffer is a bytes.Buffer safe for a writer and readers at once
+// (a process's output read while it runs).
+type SyncBuffer struct {
 	mu  sync.Mutex // protects buf
 	buf bytes.Buffer
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
+func (b *SyncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *syncBuffer) String() string {
+func (b *SyncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
@@ -99,7 +100,7 @@ func startMount(tmp string, o MountOptions) (*Mount, error) {
 	}
 	args = append(args, o.Args...)
 	args = append(args, o.Source, dir)
-	m := &Mount{Dir: dir, log: &syncBuffer{}, exited: make(chan struct{}), logFile: logFileArg(o.Args)}
+	m := &Mount{Dir: dir, log: &SyncBuffer{}, exited: make(chan struct{}), logFile: logFileArg(o.Args)}
 	m.cmd = exec.Command(o.Binary, args...)
 	m.cmd.Env = o.Env
 	if m.cmd.Env == nil {
