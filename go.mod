@@ -1,13 +1,11 @@
 module github.com/bucketfs/bucketfs
 
-go 1.26.8
+go 1.24.0
 
 require (
 	github.com/hanwen/go-fuse/v2 v2.12.1
 	github.com/hashicorp/golang-lru/v2 v2.0.7
 	github.com/sirupsen/logrus v1.9.3
+	golang.org/x/sync v0.10.0
+	golang.org/x/sys v0.28.0
 )
-
-require golang.org/x/sys v0.28.0
-
-require golang.org/x/sync v0.25.0
