@@ -111,9 +111,15 @@ func TestFstab(t *testing.T) {
 			}
 			sh(t, "umount", mnt)
 			waitUnmounted(t, mnt)
-			log, _ := os.ReadFile(logFile)
+			// The mount is gone before the daemon notices and logs it.
+			var log []byte
+			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+				if log, _ = os.ReadFile(logFile); strings.Contains(string(log), "unmounted") {
+					break
+				}
+			}
 			if !strings.Contains(string(log), "unmounted") {
-				t.Errorf("log has no clean unmount:\n%s", log)
+				t.Errorf("log has no clean unmount within 10s:\n%s", log)
 			}
 		})
 	}
