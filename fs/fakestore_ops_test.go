@@ -3,6 +3,7 @@ package fs
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
 	"fmt"
 	"io"
 	"net/http"
@@ -33,7 +34,12 @@ func (s *fakeStore) CopyObject(ctx context.Context, bucket, key, srcBucket, srcK
 		meta = opts.Metadata
 	}
 	s.objects[key], s.metas[key] = bytes.Clone(data), meta
-	return `"copied"`, nil
+	if e, ok := s.etags[srcKey]; ok {
+		s.etags[key] = e
+	} else {
+		delete(s.etags, key)
+	}
+	return s.etag(key), nil
 }
 
 func (s *fakeStore) CreateMultipartUpload(ctx context.Context, bucket, key string, opts s3client.PutOptions) (string, error) {
@@ -112,7 +118,9 @@ func (s *fakeStore) CompleteMultipartUpload(ctx context.Context, bucket, key, up
 	}
 	delete(s.uploads, uploadID)
 	s.objects[key], s.metas[key] = all, u.meta
-	return `"multipart"`, nil
+	sum := md5.Sum(all) // not S3's md5-of-md5s, but as unlike an MD5
+	s.etags[key] = fmt.Sprintf(`"%x-%d"`, sum, len(parts))
+	return s.etags[key], nil
 }
 
 func (s *fakeStore) AbortMultipartUpload(ctx context.Context, bucket, key, uploadID string) error {

@@ -3,6 +3,8 @@ package fs
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"math/rand"
@@ -31,6 +33,7 @@ type fakeStore struct {
 	mu       sync.Mutex // protects the fields below
 	objects  map[string][]byte
 	metas    map[string]map[string]string // x-amz-meta-* of each object
+	etags    map[string]string            // ETags not the MD5 of the content (multipart)
 	uploads  map[string]*fakeUpload       // multipart uploads by id
 	mtime    time.Time
 	calls    map[string]int
@@ -42,7 +45,7 @@ var _ Store = (*fakeStore)(nil)
 
 func newFakeStore(t testing.TB, bucket string, keys ...string) *fakeStore {
 	s := &fakeStore{t: t, bucket: bucket, objects: map[string][]byte{}, calls: map[string]int{},
-		metas: map[string]map[string]string{}, uploads: map[string]*fakeUpload{},
+		metas: map[string]map[string]string{}, uploads: map[string]*fakeUpload{}, etags: map[string]string{},
 		mtime: time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)}
 	for _, k := range keys {
 		s.objects[k] = []byte("content of " + k)
@@ -55,6 +58,26 @@ func (s *fakeStore) set(key string, data []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.objects[key] = bytes.Clone(data)
+	delete(s.etags, key)
+}
+
+// corrupt flips a bit of key's content at off and keeps its ETag, as a
+// disk or a proxy that damaged the stored bytes would.
+func (s *fakeStore) corrupt(key string, off int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.etags[key] = s.etag(key)
+	s.objects[key][off] ^= 0x20
+}
+
+// etag is the ETag of key: the MD5 of its content unless etags says
+// otherwise. s.mu must be held.
+func (s *fakeStore) etag(key string) string {
+	if e, ok := s.etags[key]; ok {
+		return e
+	}
+	sum := md5.Sum(s.objects[key])
+	return `"` + hex.EncodeToString(sum[:]) + `"`
 }
 
 // get returns an object's content and whether it exists.
@@ -107,7 +130,7 @@ func noSuchKey(op, bucket, key string) error {
 }
 
 func (s *fakeStore) info(key string) *s3client.ObjectInfo {
-	return &s3client.ObjectInfo{Key: key, Size: int64(len(s.objects[key])), LastModified: s.mtime, Metadata: s.metas[key]}
+	return &s3client.ObjectInfo{Key: key, Size: int64(len(s.objects[key])), LastModified: s.mtime, ETag: s.etag(key), Metadata: s.metas[key]}
 }
 
 func (s *fakeStore) HeadObject(ctx context.Context, bucket, key string) (*s3client.ObjectInfo, error) {
@@ -122,25 +145,26 @@ func (s *fakeStore) HeadObject(ctx context.Context, bucket, key string) (*s3clie
 	return s.info(key), nil
 }
 
-func (s *fakeStore) GetObject(ctx context.Context, bucket, key string, offset, length int64) (io.ReadCloser, *s3client.ObjectInfo, error) {
+// ReadObject is one ranged GET (counted as GetObject), with If-Match.
+func (s *fakeStore) ReadObject(ctx context.Context, bucket, key string, off int64, p []byte, opts s3client.GetOptions) (int, *s3client.ObjectInfo, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.begin("GetObject", bucket); err != nil {
-		return nil, nil, err
+		return 0, nil, err
 	}
 	data, ok := s.objects[key]
 	if !ok {
-		return nil, nil, noSuchKey("GetObject", bucket, key)
+		return 0, nil, noSuchKey("GetObject", bucket, key)
 	}
-	if offset < 0 || (offset > 0 && offset >= int64(len(data))) {
-		return nil, nil, &s3client.Error{Op: "GetObject", Bucket: bucket, Key: key, StatusCode: http.StatusRequestedRangeNotSatisfiable, Code: "InvalidRange"}
+	if opts.IfMatch != "" && strings.Trim(opts.IfMatch, `"`) != strings.Trim(s.etag(key), `"`) {
+		return 0, nil, &s3client.Error{Op: "GetObject", Bucket: bucket, Key: key, StatusCode: http.StatusPreconditionFailed, Code: "PreconditionFailed"}
 	}
-	end := int64(len(data))
-	if length >= 0 && offset+length < end {
-		end = offset + length
+	if off >= int64(len(data)) {
+		return 0, nil, nil
 	}
-	s.gotBytes += end - offset
-	return io.NopCloser(bytes.NewReader(bytes.Clone(data[offset:end]))), s.info(key), nil
+	n := copy(p, data[off:])
+	s.gotBytes += int64(n)
+	return n, s.info(key), nil
 }
 
 // PutObject stores exactly size bytes of body; reading fewer fails the
@@ -160,7 +184,8 @@ func (s *fakeStore) PutObject(ctx context.Context, bucket, key string, body io.R
 	}
 	s.objects[key] = data
 	s.metas[key] = opts.Metadata
-	return fmt.Sprintf(`"etag-%d"`, s.calls["PutObject"]), nil
+	delete(s.etags, key)
+	return s.etag(key), nil
 }
 
 func (s *fakeStore) DeleteObject(ctx context.Context, bucket, key string) error {
@@ -170,6 +195,7 @@ func (s *fakeStore) DeleteObject(ctx context.Context, bucket, key string) error 
 		return err
 	}
 	delete(s.objects, key) // S3 deletes of missing keys succeed
+	delete(s.etags, key)
 	delete(s.metas, key)
 	return nil
 }
@@ -216,7 +242,7 @@ func (s *fakeStore) ListObjects(ctx context.Context, bucket string, in s3client.
 			page.CommonPrefixes = append(page.CommonPrefixes, cp)
 			after = cp
 		} else {
-			page.Objects = append(page.Objects, s3client.ListedObject{Key: k, Size: int64(len(s.objects[k])), LastModified: s.mtime})
+			page.Objects = append(page.Objects, s3client.ListedObject{Key: k, Size: int64(len(s.objects[k])), LastModified: s.mtime, ETag: s.etag(k)})
 			after = k
 		}
 	}

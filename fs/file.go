@@ -26,11 +26,18 @@ type File struct {
 	writers  int        // open writable handles
 	written  time.Time  // last change of content not yet uploaded
 	unlinked bool       // the name was removed; nothing is uploaded any more
+	// gen counts this mount's uploads of new content: handles opened
+	// before one read what was uploaded, not the version they opened.
+	gen int
+	// changed is set when a reader found the object changed by another
+	// client: the next open learns the new version first.
+	changed bool
 	// opened is the size and mtime at the last open: while they stay the
 	// same, the kernel may keep the pages it read then.
 	opened struct {
 		size  int64
 		mtime time.Time
+		etag  string
 	}
 }
 
@@ -40,7 +47,7 @@ func (f *File) refresh(a Attr, out *fuse.Attr) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.w == nil {
-		if a.Meta == nil && f.attr.Size == a.Size && f.attr.Mtime.Equal(a.Mtime) {
+		if a.Meta == nil && f.attr.sameVersion(a) {
 			a.Meta = f.attr.Meta // a listing does not forget what HEAD said
 		}
 		f.attr = a
@@ -65,6 +72,19 @@ func (f *File) fillLocked(out *fuse.Attr) {
 	f.fsys.fillAttr(a, out)
 	if f.unlinked {
 		out.Nlink = 0
+	}
+}
+
+// markChanged records that the object is no longer the version the
+// file knows: caches forget it and the next open asks S3.
+func (f *File) markChanged() {
+	f.mu.Lock()
+	f.changed = true
+	f.mu.Unlock()
+	if l, ok := f.where(); ok {
+		f.fsys.attrs.Remove(l.cacheKey())
+		dir, _ := parentOf(l)
+		f.fsys.listings.Remove(dir.cacheKey())
 	}
 }
 
@@ -95,13 +115,16 @@ func (f *File) targetLocked(ctx context.Context) (target, syscall.Errno) {
 		switch {
 		case err == nil:
 			f.attr.Meta = parseMeta(info)
+			if f.attr.ETag == "" {
+				f.attr.ETag = info.ETag
+			}
 		case errors.Is(err, s3client.ErrNotFound):
 			f.attr.Meta = noMeta()
 		default:
 			return target{}, f.fsys.errno("head", l.key, err)
 		}
 	}
-	return target{bucket: l.bucket, key: l.key, put: f.attr.Meta.putOptions(l.key)}, 0
+	return target{bucket: l.bucket, key: l.key, put: f.attr.Meta.putOptions(l.key), etag: f.attr.ETag}, 0
 }
 
 // flushLocked uploads pending writes. f.mu must be held.
@@ -120,11 +143,13 @@ func (f *File) flushLocked(ctx context.Context) syscall.Errno {
 		t.put = f.attr.Meta.putOptions(t.key)
 	}
 	size := f.w.size
-	if err := f.w.Flush(ctx, t); err != nil {
+	etag, err := f.w.Flush(ctx, t)
+	if err != nil {
 		f.fsys.log.WithField("key", t.key).Errorf("upload failed, data not saved: %v", err)
 		return syscall.EIO
 	}
-	f.attr.Size, f.attr.Mtime, f.written = size, time.Now(), time.Time{}
+	f.attr.Size, f.attr.Mtime, f.attr.ETag, f.written = size, time.Now(), etag, time.Time{}
+	f.gen++
 	f.fsys.remember(loc{t.bucket, t.key}, f.attr)
 	return 0
 }
@@ -215,9 +240,13 @@ func (f *File) rewriteMetaLocked(ctx context.Context) syscall.Errno {
 	if !ok {
 		return syscall.ENOENT
 	}
-	if err := f.fsys.rewriteMeta(ctx, l, f.attr.Meta); err != nil {
+	etag, err := f.fsys.rewriteMeta(ctx, l, f.attr.Meta)
+	if err != nil {
 		return f.fsys.errno("setattr", l.key, err)
 	}
+	// A new version of the same content: open handles read it.
+	f.attr.ETag = etag
+	f.gen++
 	f.fsys.remember(l, f.attr)
 	return 0
 }
@@ -226,14 +255,29 @@ var _ = (gofs.NodeOpener)((*File)(nil))
 
 // Open returns a handle; writable handles share the file's writer.
 func (f *File) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
-	h := &handle{file: f}
+	f.mu.Lock()
+	changed := f.changed && f.w == nil
+	f.mu.Unlock()
+	if changed {
+		// A reader saw the object change: learn the new version (the
+		// caches forgot the old one).
+		if l, ok := f.where(); ok {
+			if a, errno := f.fsys.stat(ctx, l); errno == 0 && !a.Dir {
+				var out fuse.Attr
+				f.refresh(a, &out)
+				f.mu.Lock()
+				f.changed = false
+				f.mu.Unlock()
+			}
+		}
+	}
 	if flags&(syscall.O_WRONLY|syscall.O_RDWR) != 0 {
 		if errno := f.fsys.readOnly(); errno != 0 {
 			return nil, 0, errno
 		}
-		h.writable = true
 		f.mu.Lock()
 		defer f.mu.Unlock()
+		h := f.newHandleLocked(true)
 		if f.w == nil {
 			f.w = f.fsys.newWriter(f.attr.Size, false)
 		}
@@ -248,11 +292,13 @@ func (f *File) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	h := f.newHandleLocked(false)
 	var fuseFlags uint32
-	if f.w == nil && f.attr.Size == f.opened.size && f.attr.Mtime.Equal(f.opened.mtime) && !f.attr.Mtime.IsZero() {
+	if f.w == nil && f.attr.Size == f.opened.size && f.attr.Mtime.Equal(f.opened.mtime) && !f.attr.Mtime.IsZero() &&
+		(f.attr.ETag == "" || sameETag(f.attr.ETag, f.opened.etag)) {
 		fuseFlags = fuse.FOPEN_KEEP_CACHE // unchanged since the last open
 	}
-	f.opened.size, f.opened.mtime = f.attr.Size, f.attr.Mtime
+	f.opened.size, f.opened.mtime, f.opened.etag = f.attr.Size, f.attr.Mtime, f.attr.ETag
 	return h, fuseFlags, 0
 }
 

@@ -25,7 +25,9 @@ import (
 // implements it; unit tests use a fake.
 type Store interface {
 	HeadObject(ctx context.Context, bucket, key string) (*s3client.ObjectInfo, error)
-	GetObject(ctx context.Context, bucket, key string, offset, length int64) (io.ReadCloser, *s3client.ObjectInfo, error)
+	// ReadObject fills p from off: n < len(p) only where the object ends.
+	// Every byte of the object that fs reads comes through it.
+	ReadObject(ctx context.Context, bucket, key string, off int64, p []byte, opts s3client.GetOptions) (int, *s3client.ObjectInfo, error)
 	PutObject(ctx context.Context, bucket, key string, body io.ReaderAt, size int64, opts s3client.PutOptions) (string, error)
 	DeleteObject(ctx context.Context, bucket, key string) error
 	CopyObject(ctx context.Context, bucket, key, srcBucket, srcKey string, opts s3client.CopyOptions) (string, error)

@@ -11,13 +11,21 @@ import (
 )
 
 // handle is one open file. Reads of content that is not local go
-// through a reader with read-ahead.
+// through a reader with read-ahead, of the version the file had when the
+// handle was opened, or that this mount uploaded since.
 type handle struct {
 	file     *File
 	writable bool
 
-	mu sync.Mutex // protects r
-	r  *reader    // made at the first read from S3
+	mu  sync.Mutex // protects the fields below
+	v   version    // what the handle reads from S3
+	gen int        // file.gen when v was taken
+	r   *reader    // made at the first read from S3
+}
+
+// newHandleLocked opens a handle on f's current version. f.mu must be held.
+func (f *File) newHandleLocked(writable bool) *handle {
+	return &handle{file: f, writable: writable, v: version{f.attr.Size, f.attr.ETag}, gen: f.gen}
 }
 
 var _ = (gofs.FileReader)((*handle)(nil))
@@ -38,25 +46,31 @@ func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadRes
 		}
 		return fuse.ReadResultData(dest[:n]), 0
 	}
-	size := f.attr.Size
+	now, gen := version{f.attr.Size, f.attr.ETag}, f.gen
 	l, ok := f.where()
 	f.mu.Unlock()
 	if !ok {
 		return nil, syscall.ENOENT
 	}
-	if off >= size {
-		return fuse.ReadResultData(nil), 0
-	}
 	h.mu.Lock()
-	if h.r == nil || h.r.l != l || h.r.size != size {
+	if h.gen != gen || h.r != nil && h.r.l != l {
+		// This mount wrote the file (or moved it) since: read that.
+		h.v, h.gen = now, gen
 		if h.r != nil {
 			h.r.Close()
+			h.r = nil
 		}
-		h.r = newReader(f.fsys.store, l, size, f.fsys.opts.Read)
+	}
+	if off >= h.v.size {
+		h.mu.Unlock()
+		return fuse.ReadResultData(nil), 0
+	}
+	if h.r == nil {
+		h.r = newReader(f.fsys.store, l, h.v, f.fsys.opts.Read, f.fsys.log, f.markChanged)
 	}
 	r := h.r
 	h.mu.Unlock()
-	n, err := r.ReadAt(dest, off)
+	n, err := r.ReadAt(ctx, dest, off)
 	if err != nil {
 		return nil, f.fsys.errno("read", l.key, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"mime"
 	"path"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -16,10 +17,23 @@ type Attr struct {
 	Dir   bool
 	Size  int64
 	Mtime time.Time // the object's LastModified
+	// ETag names the object's version (as the server sent it, quoted or
+	// not); "" when not known, e.g. after a multipart upload on Ceph RGW.
+	ETag string
 	// Meta is the object's metadata once a HEAD has been made (for a
 	// directory, of its marker); nil when only a listing was seen.
 	Meta *Meta
 }
+
+// sameVersion reports whether a and b describe the same version of an
+// object, as far as both know it.
+func (a Attr) sameVersion(b Attr) bool {
+	return a.Dir == b.Dir && a.Size == b.Size && a.Mtime.Equal(b.Mtime) &&
+		(a.ETag == "" || b.ETag == "" || sameETag(a.ETag, b.ETag))
+}
+
+// sameETag compares ETags, which servers send quoted or not.
+func sameETag(a, b string) bool { return strings.Trim(a, `"`) == strings.Trim(b, `"`) }
 
 // kind is the file type bits of a.
 func (a Attr) kind() uint32 {
@@ -118,10 +132,9 @@ const dirContentType = "application/x-directory"
 
 // rewriteMeta replaces the metadata of object l with m by copying the
 // object onto itself (x-amz-metadata-directive: REPLACE).
-func (f *FS) rewriteMeta(ctx context.Context, l loc, m *Meta) error {
+func (f *FS) rewriteMeta(ctx context.Context, l loc, m *Meta) (etag string, err error) {
 	po := m.putOptions(l.key)
-	_, err := f.store.CopyObject(ctx, l.bucket, l.key, l.bucket, l.key, s3client.CopyOptions{
+	return f.store.CopyObject(ctx, l.bucket, l.key, l.bucket, l.key, s3client.CopyOptions{
 		ReplaceMetadata: true, Metadata: po.Metadata, ContentType: po.ContentType,
 	})
-	return err
 }

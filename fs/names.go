@@ -146,7 +146,7 @@ func (f *FS) statKnown(ctx context.Context, l loc, a Attr) (Attr, syscall.Errno)
 	case err == nil:
 		a.Meta = parseMeta(info)
 		if !a.Dir {
-			a.Size, a.Mtime = info.Size, info.LastModified
+			a.Size, a.Mtime, a.ETag = info.Size, info.LastModified, info.ETag
 		}
 	case errors.Is(err, s3client.ErrNotFound) && a.Dir:
 		a.Meta = noMeta() // an implied directory has no marker
@@ -190,7 +190,7 @@ func (f *FS) probe(ctx context.Context, l loc) (Attr, syscall.Errno) {
 		return a, 0
 	}
 	if h.err == nil {
-		a := Attr{Size: h.info.Size, Mtime: h.info.LastModified, Meta: parseMeta(h.info)}
+		a := Attr{Size: h.info.Size, Mtime: h.info.LastModified, ETag: h.info.ETag, Meta: parseMeta(h.info)}
 		f.attrs.Put(l.cacheKey(), a)
 		return a, 0
 	}
@@ -243,7 +243,7 @@ func (f *FS) list(ctx context.Context, dir loc) ([]dirEntry, error) {
 				f.warnOnce(o.Key, "key %q is shadowed by directory %q", o.Key, o.Key+"/")
 				continue
 			}
-			byName[name] = Attr{Size: o.Size, Mtime: o.LastModified}
+			byName[name] = Attr{Size: o.Size, Mtime: o.LastModified, ETag: o.ETag}
 		}
 		if !page.IsTruncated {
 			break
@@ -255,7 +255,7 @@ func (f *FS) list(ctx context.Context, dir loc) ([]dirEntry, error) {
 		l := dir.child(name)
 		// Keep metadata learnt by HEAD if the listing agrees on the rest.
 		if old, ok := f.attrs.Get(l.cacheKey()); ok && !old.Missing && old.Value.Meta != nil &&
-			old.Value.Dir == a.Dir && old.Value.Size == a.Size && old.Value.Mtime.Equal(a.Mtime) {
+			old.Value.sameVersion(a) {
 			a = old.Value
 		}
 		f.attrs.Put(l.cacheKey(), a)

@@ -1,10 +1,49 @@
 package fs
 
+// The read path.
+//
+// A reader serves the reads of one open file from one version of its
+// object: the size and ETag the file had when it was opened. Every GET
+// is a bounded range, pinned to that ETag with If-Match once it is known
+// (from the open, or from the first answer), and checked by the client
+// against the length it asked for: a body that ends early or breaks is
+// retried there, then fails the read with EIO; it is never taken for the
+// end of the file. An object changed by another client in the middle of
+// a read (412 Precondition Failed) fails this and every later read of the
+// handle with EIO, is logged with the old and new ETag, and is seen anew
+// by the next open. An object that really shrank ends where its answers
+// say (logged), never where a body happened to stop.
+//
+// Sequential reads (the kernel may send them slightly out of order) get
+// a window of parallel ranged GETs of ChunkSize ahead of them that grows
+// from 2 to MaxAhead chunks; at most MaxAhead+4 chunks are held. A read
+// far from the last one is random and fetches only the Block-aligned
+// blocks it touches. GETs run apart from the FUSE request that started
+// them: an interrupted read returns EINTR at once, and its chunk serves
+// the retry.
+//
+// Whole-object check: while chunks are fetched in order from offset 0,
+// each is hashed (MD5) in order off the read path; when the last byte is
+// reached the sum is compared with the ETag, which for an object stored
+// in one PUT without encryption is the MD5 of its content. A mismatch
+// fails the read of the last chunk with EIO and is logged with the
+// bucket, key and both sums. Objects with other ETags (multipart, SSE)
+// are not checked; a reader that skips or goes back stops checking.
+
 import (
 	"context"
-	"io"
+	"crypto/md5"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"regexp"
+	"strings"
 	"sync"
-	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/bucketfs/bucketfs/s3client"
 )
 
 // ReadOptions shape reads of objects.
@@ -17,6 +56,8 @@ type ReadOptions struct {
 	// Block rounds random reads: each fetches only the blocks it touches
 	// (default 128 KiB).
 	Block int64
+	// NoVerify turns off the whole-object MD5 check of sequential reads.
+	NoVerify bool
 }
 
 func (o *ReadOptions) setDefaults() {
@@ -31,44 +72,77 @@ func (o *ReadOptions) setDefaults() {
 	}
 }
 
+// version is the object an open file reads: its size and ETag then.
+type version struct {
+	size int64
+	etag string
+}
+
 // chunk is one ranged GET of a read-ahead window.
 type chunk struct {
 	done chan struct{} // closed when data or err is set
 	data []byte
+	info *s3client.ObjectInfo
 	err  error
+
+	// The in-order check (nil hashed: the chunk is not part of it).
+	prev   *chunk        // the chunk before, in the check
+	hashed chan struct{} // closed once this chunk has been hashed
+	sumErr error         // set by the last chunk's hashing: a mismatch
 }
 
-// reader serves reads of one object for one open file. Sequential
-// reads (the kernel may send them slightly out of order) get a window of
-// parallel ranged GETs ahead of them that grows from 2 to MaxAhead
-// chunks (at most MaxAhead+4 are held); a read far from the last one is random and fetches only the
-// blocks it touches. Every GET has a bounded length, so connections are
-// reused and no open-ended stream is abandoned.
+// reader serves reads of one version of one object for one open file.
 type reader struct {
-	store Store
-	l     loc
-	size  int64
-	opts  ReadOptions
+	store   Store
+	l       loc
+	opts    ReadOptions
+	log     *logrus.Entry
+	changed func() // called once when the object changed under the reader
+
+	failOnce sync.Once // fail's first call
 
 	mu     sync.Mutex // protects the fields below
+	v      version    // v.size shrinks if answers show the object did
+	failed error      // set when the object changed: every read fails
 	chunks map[int64]*chunk
 	next   int64 // where the last read ended
 	ahead  int   // chunks fetched ahead; 0 while reads are random
+	// The in-order check: chain is its last chunk, chainNext the index
+	// the next one must have; checking is off when chain is nil and
+	// chainNext > 0.
+	chain     *chunk
+	chainNext int64
+
+	// Hashing state, touched only by the chunks' goroutines one after
+	// the other (each waits for the previous chunk's hashed).
+	sum    hash.Hash
+	summed int64 // bytes hashed so far; -1 once the check is given up
 }
 
-func newReader(store Store, l loc, size int64, opts ReadOptions) *reader {
+func newReader(store Store, l loc, v version, opts ReadOptions, log *logrus.Entry, changed func()) *reader {
 	opts.setDefaults()
-	return &reader{store: store, l: l, size: size, opts: opts, chunks: map[int64]*chunk{}}
+	r := &reader{store: store, l: l, v: v, opts: opts, log: log, changed: changed, chunks: map[int64]*chunk{}}
+	if opts.NoVerify {
+		r.chainNext = 1 // off from the start
+	}
+	return r
 }
 
-// ReadAt fills dest from off; short only at the end of the object.
-func (r *reader) ReadAt(dest []byte, off int64) (int, error) {
-	if off >= r.size {
+// ReadAt fills dest from off; short only at the end of the object. An
+// interrupt of ctx returns what is there with ctx's error.
+func (r *reader) ReadAt(ctx context.Context, dest []byte, off int64) (int, error) {
+	r.mu.Lock()
+	if r.failed != nil {
+		r.mu.Unlock()
+		return 0, r.failed
+	}
+	size := r.v.size
+	if off >= size {
+		r.mu.Unlock()
 		return 0, nil
 	}
-	dest = dest[:min(int64(len(dest)), r.size-off)]
+	dest = dest[:min(int64(len(dest)), size-off)]
 	cs := r.opts.ChunkSize
-	r.mu.Lock()
 	// A read that starts where the last one ended begins a sequential
 	// run; during one, anything within the window either way belongs to
 	// it (the kernel reorders the reads of a window).
@@ -81,6 +155,7 @@ func (r *reader) ReadAt(dest []byte, off int64) (int, error) {
 	if !sequential {
 		r.ahead = 0
 		r.dropLocked(-1)
+		r.chain, r.chainNext = nil, max(r.chainNext, 1) // not in order any more
 		r.mu.Unlock()
 		return r.readBlocks(dest, off)
 	}
@@ -88,7 +163,7 @@ func (r *reader) ReadAt(dest []byte, off int64) (int, error) {
 	first, last := off/cs, (off+int64(len(dest))-1)/cs
 	var need []*chunk
 	for i := first; i <= last+int64(r.ahead); i++ {
-		if i*cs >= r.size {
+		if i*cs >= size {
 			break
 		}
 		c := r.startLocked(i)
@@ -114,7 +189,9 @@ func (r *reader) ReadAt(dest []byte, off int64) (int, error) {
 
 	n := 0
 	for i, c := range need {
-		<-c.done
+		if err := wait(ctx, c.done); err != nil {
+			return n, err
+		}
 		if c.err != nil {
 			r.mu.Lock()
 			if r.chunks[first+int64(i)] == c {
@@ -126,11 +203,37 @@ func (r *reader) ReadAt(dest []byte, off int64) (int, error) {
 		start := (first + int64(i)) * cs
 		lo := max(off, start) - start
 		if lo >= int64(len(c.data)) {
-			break // the object shrank since we learnt its size
+			break // the object ends here (fetch logged that it shrank)
 		}
 		n += copy(dest[n:], c.data[lo:])
+		if c.hashed != nil && start+int64(len(c.data)) >= r.size() {
+			// The last byte: the whole-object check has its say.
+			if err := wait(ctx, c.hashed); err != nil {
+				return n, err
+			}
+			if c.sumErr != nil {
+				return n, c.sumErr
+			}
+		}
 	}
 	return n, nil
+}
+
+// wait waits for ch to close or ctx to end.
+func wait(ctx context.Context, ch chan struct{}) error {
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// size is the object's size as known now.
+func (r *reader) size() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.v.size
 }
 
 // startLocked returns chunk i, starting its GET if needed. r.mu must be held.
@@ -140,11 +243,26 @@ func (r *reader) startLocked(i int64) *chunk {
 	}
 	c := &chunk{done: make(chan struct{})}
 	r.chunks[i] = c
+	switch {
+	case i == r.chainNext && (r.chain != nil || i == 0):
+		c.prev, c.hashed = r.chain, make(chan struct{})
+		r.chain, r.chainNext = c, i+1
+	case i > r.chainNext:
+		r.chain = nil // a gap: the check is off
+	}
 	start := i * r.opts.ChunkSize
-	length := min(r.opts.ChunkSize, r.size-start)
+	length := min(r.opts.ChunkSize, r.v.size-start)
 	go func() {
-		defer close(c.done)
-		c.data, c.err = r.fetch(start, length)
+		c.data, c.info, c.err = r.fetch(start, length)
+		close(c.done)
+		if c.hashed != nil {
+			if c.prev != nil {
+				<-c.prev.hashed
+			}
+			c.prev = nil // let the chain be collected
+			r.hash(c, start)
+			close(c.hashed)
+		}
 	}()
 	return c
 }
@@ -163,35 +281,119 @@ func (r *reader) dropLocked(keep int64) {
 func (r *reader) readBlocks(dest []byte, off int64) (int, error) {
 	b := r.opts.Block
 	start := off / b * b
-	end := min((off+int64(len(dest))+b-1)/b*b, r.size)
-	data, err := r.fetch(start, end-start)
+	end := min((off+int64(len(dest))+b-1)/b*b, r.size())
+	data, _, err := r.fetch(start, end-start)
 	if err != nil {
 		return 0, err
 	}
 	if off-start >= int64(len(data)) {
-		return 0, nil // the object shrank since we learnt its size
+		return 0, nil // the object ends here
 	}
 	return copy(dest, data[off-start:]), nil
 }
 
-// fetch reads length bytes at start with one ranged GET. It does not
+// fetch reads length bytes at start of the reader's version. It does not
 // depend on any FUSE request: reads ahead outlive the one that started
-// them.
-func (r *reader) fetch(start, length int64) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	body, _, err := r.store.GetObject(ctx, r.l.bucket, r.l.key, start, length)
-	if err != nil {
-		return nil, err
+// them, and the client bounds every request's time itself.
+func (r *reader) fetch(start, length int64) ([]byte, *s3client.ObjectInfo, error) {
+	r.mu.Lock()
+	etag, failed := r.v.etag, r.failed
+	r.mu.Unlock()
+	if failed != nil {
+		return nil, nil, failed
 	}
-	defer body.Close()
 	data := make([]byte, length)
-	n, err := io.ReadFull(body, data)
-	if err == io.ErrUnexpectedEOF || err == io.EOF {
-		// The object shrank since we learnt its size.
-		return data[:n], nil
+	n, info, err := r.store.ReadObject(context.Background(), r.l.bucket, r.l.key, start, data, s3client.GetOptions{IfMatch: etag})
+	if errors.Is(err, s3client.ErrPreconditionFailed) {
+		return nil, nil, r.fail(etag)
 	}
-	return data, err
+	if err != nil {
+		return nil, nil, err
+	}
+	r.mu.Lock()
+	if info != nil && info.ETag != "" {
+		if r.v.etag == "" {
+			r.v.etag = info.ETag // the first answer names the version
+		} else if !sameETag(r.v.etag, info.ETag) {
+			pinned := r.v.etag
+			r.mu.Unlock()
+			return nil, nil, r.fail(pinned)
+		}
+	}
+	defer r.mu.Unlock()
+	if int64(n) < length {
+		end := start + int64(n)
+		if info != nil && info.Size >= 0 {
+			end = info.Size
+		}
+		if end < r.v.size {
+			r.log.WithField("key", r.l.key).Warnf("object shrank from %d to %d bytes while open; reading to its new end", r.v.size, end)
+			r.v.size = end
+		}
+	}
+	return data[:n], info, nil
+}
+
+// fail records that the object is no longer the version pinned with
+// etag and returns the error every read now gets. The first call logs
+// it and tells the file (the next open asks S3 afresh) before any read
+// can see the error; concurrent calls wait for it.
+func (r *reader) fail(etag string) error {
+	r.failOnce.Do(func() {
+		now := "unknown"
+		if info, err := r.store.HeadObject(context.Background(), r.l.bucket, r.l.key); err == nil {
+			now = info.ETag
+		} else if errors.Is(err, s3client.ErrNotFound) {
+			now = "none (deleted)"
+		}
+		r.log.WithFields(logrus.Fields{"key": r.l.key, "etag_open": etag, "etag_now": now}).
+			Error("object changed while open: failing its reads (EIO); the next open reads the new version")
+		if r.changed != nil {
+			r.changed()
+		}
+		r.mu.Lock()
+		r.failed = fmt.Errorf("%s changed while open (ETag was %s, now %s)", r.l, etag, now)
+		r.mu.Unlock()
+	})
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.failed
+}
+
+// md5ETag matches the ETag of an object stored in one PUT: its MD5.
+var md5ETag = regexp.MustCompile(`^[0-9a-f]{32}$`)
+
+// hash adds chunk c (at start) to the whole-object check, and at the end
+// of the object compares the sum with the ETag. Only chunks' goroutines
+// call it, one after the other, in the order of the object.
+func (r *reader) hash(c *chunk, start int64) {
+	if r.summed < 0 {
+		return
+	}
+	if c.err != nil || start != r.summed {
+		r.summed = -1 // a chunk failed: no check this time
+		return
+	}
+	if start == 0 {
+		if c.info == nil || c.info.Encrypted || !md5ETag.MatchString(strings.ToLower(strings.Trim(c.info.ETag, `"`))) {
+			r.summed = -1
+			return
+		}
+		r.sum = md5.New()
+	}
+	r.sum.Write(c.data)
+	r.summed += int64(len(c.data))
+	r.mu.Lock()
+	size, etag := r.v.size, strings.ToLower(strings.Trim(r.v.etag, `"`))
+	r.mu.Unlock()
+	if r.summed < size {
+		return
+	}
+	if got := hex.EncodeToString(r.sum.Sum(nil)); got != etag {
+		c.sumErr = fmt.Errorf("%s: content does not match its ETag (MD5 %s, ETag %s)", r.l, got, etag)
+		r.log.WithFields(logrus.Fields{"key": r.l.key, "md5": got, "etag": etag}).
+			Error("corrupt object: the bytes read do not match the ETag; failing the read (EIO)")
+	}
 }
 
 // Close drops the chunks; GETs in flight finish on their own.

@@ -2,11 +2,16 @@ package fs
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"math/rand"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
+
+	logtest "github.com/sirupsen/logrus/hooks/test"
 
 	"github.com/bucketfs/bucketfs/cache"
 )
@@ -63,4 +68,97 @@ func TestRandomReadsFetchOnlyBlocks(t *testing.T) {
 	if n := store.bytesRead(); n > reads*512<<10 {
 		t.Errorf("bytes fetched for %d random 4 KiB reads: got %v, want at most %v", reads, n, reads*512<<10)
 	}
+}
+
+// An object overwritten by another client while a handle reads it: the
+// handle's reads fail with EIO (never the new bytes after the old ones),
+// and the next open reads the new object.
+func TestReadPinsVersion(t *testing.T) {
+	const size = 8 << 20
+	old, updated := randomBytes(size), randomBytes(size + 1)[1:]
+	store := newFakeStore(t, "b")
+	store.set("f", old)
+	// A small window: the read-ahead cannot have fetched it all.
+	mnt, hook := testMount(t, store, Options{Read: ReadOptions{ChunkSize: 256 << 10, MaxAhead: 2}}, cache.Options{})
+	f, err := os.Open(filepath.Join(mnt, "f"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, 1<<20)
+	if _, err := io.ReadFull(f, buf); err != nil || !bytes.Equal(buf, old[:1<<20]) {
+		t.Fatalf("first MiB: %v (equal %v)", err, bytes.Equal(buf, old[:1<<20]))
+	}
+	store.set("f", updated)
+	var readErr error
+	for off := int64(1 << 20); off < size && readErr == nil; off += int64(len(buf)) {
+		var n int
+		n, readErr = f.ReadAt(buf, off)
+		if readErr == nil && !bytes.Equal(buf[:n], old[off:off+int64(n)]) {
+			t.Fatalf("read at %d: bytes of the new object after the old ones", off)
+		}
+	}
+	if !errors.Is(readErr, syscall.EIO) {
+		t.Fatalf("read after the object changed: got %v, want EIO", readErr)
+	}
+	if !logged(hook, "object changed while open") {
+		for _, e := range hook.AllEntries() {
+			t.Logf("log: %s %v", e.Message, e.Data)
+		}
+		t.Errorf("no log line names the change")
+	}
+	got, err := os.ReadFile(filepath.Join(mnt, "f"))
+	if err != nil || !bytes.Equal(got, updated) {
+		t.Errorf("a new open: %v (equal to the new object %v), want the new object", err, bytes.Equal(got, updated))
+	}
+}
+
+// A whole sequential read of an object whose bytes do not match its ETag
+// (MD5) fails with EIO at the end; partial reads are not checked.
+func TestReadVerifiesMD5(t *testing.T) {
+	const size = 5<<20 + 777
+	data := randomBytes(size)
+	for _, tt := range []struct {
+		name    string
+		corrupt bool
+		opts    ReadOptions
+		wantErr bool
+	}{
+		{"intact", false, ReadOptions{}, false},
+		{"corrupt", true, ReadOptions{}, true},
+		{"corrupt, check off", true, ReadOptions{NoVerify: true}, false},
+	} {
+		store := newFakeStore(t, "b")
+		store.set("f", data)
+		if tt.corrupt {
+			store.corrupt("f", size/2)
+		}
+		mnt, hook := testMount(t, store, Options{Read: tt.opts}, cache.Options{})
+		_, err := os.ReadFile(filepath.Join(mnt, "f"))
+		if tt.wantErr != errors.Is(err, syscall.EIO) {
+			t.Errorf("%s: whole read: got %v, want EIO %v", tt.name, err, tt.wantErr)
+		}
+		if tt.wantErr != logged(hook, "corrupt object") {
+			t.Errorf("%s: corrupt object logged: got %v, want %v", tt.name, !tt.wantErr, tt.wantErr)
+		}
+		// A read of part of it is not checked.
+		f, err := os.Open(filepath.Join(mnt, "f"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.ReadAt(make([]byte, 4096), 1<<20); err != nil {
+			t.Errorf("%s: partial read: %v", tt.name, err)
+		}
+		f.Close()
+	}
+}
+
+// logged reports whether hook holds an entry containing s.
+func logged(hook *logtest.Hook, s string) bool {
+	for _, e := range hook.AllEntries() {
+		if strings.Contains(e.Message, s) {
+			return true
+		}
+	}
+	return false
 }

@@ -101,6 +101,15 @@ func (d *Dir) Rename(ctx context.Context, name string, newParent gofs.InodeEmbed
 	if f := dstDir.childFile(newName); f != nil {
 		f.markUnlinked() // replaced: its own writes must not come back
 	}
+	// The copy's ETag need not be the source's (a multipart copy): open
+	// handles learn it from their next answer.
+	a.ETag = ""
+	if f := d.childFile(name); f != nil {
+		f.mu.Lock()
+		f.attr.ETag = ""
+		f.gen++
+		f.mu.Unlock()
+	}
 	d.fsys.forget(src)
 	d.fsys.remember(dst, a)
 	return 0

@@ -2,12 +2,13 @@ package fs
 
 import (
 	"context"
-	"io"
 	"sync"
 	"syscall"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/bucketfs/bucketfs/s3client"
 )
 
 // Symlink is a symbolic link stored as s3fs does: an object whose mode
@@ -33,15 +34,12 @@ func (s *Symlink) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 	if !ok {
 		return nil, syscall.ENOENT
 	}
-	body, _, err := s.fsys.store.GetObject(ctx, l.bucket, l.key, 0, 4096)
+	buf := make([]byte, 4096)
+	n, _, err := s.fsys.store.ReadObject(ctx, l.bucket, l.key, 0, buf, s3client.GetOptions{})
 	if err != nil {
 		return nil, s.fsys.errno("readlink", l.key, err)
 	}
-	defer body.Close()
-	target, err := io.ReadAll(body)
-	if err != nil {
-		return nil, s.fsys.errno("readlink", l.key, err)
-	}
+	target := buf[:n]
 	s.target = target
 	return target, 0
 }
@@ -99,7 +97,7 @@ func (s *Symlink) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetA
 	}
 	meta := applySetattr(a.Meta.clone(), in, syscall.S_IFLNK)
 	meta.Mode = syscall.S_IFLNK | 0o777
-	if err := s.fsys.rewriteMeta(ctx, l, meta); err != nil {
+	if _, err := s.fsys.rewriteMeta(ctx, l, meta); err != nil {
 		return s.fsys.errno("setattr", l.key, err)
 	}
 	a.Meta = meta

@@ -17,8 +17,8 @@ func bg(ctx context.Context) context.Context { return context.WithoutCancel(ctx)
 func (u uninterruptible) HeadObject(ctx context.Context, b, k string) (*s3client.ObjectInfo, error) {
 	return u.s.HeadObject(bg(ctx), b, k)
 }
-func (u uninterruptible) GetObject(ctx context.Context, b, k string, o, l int64) (io.ReadCloser, *s3client.ObjectInfo, error) {
-	return u.s.GetObject(bg(ctx), b, k, o, l)
+func (u uninterruptible) ReadObject(ctx context.Context, b, k string, off int64, p []byte, o s3client.GetOptions) (int, *s3client.ObjectInfo, error) {
+	return u.s.ReadObject(bg(ctx), b, k, off, p, o)
 }
 func (u uninterruptible) PutObject(ctx context.Context, b, k string, body io.ReaderAt, n int64, o s3client.PutOptions) (string, error) {
 	return u.s.PutObject(bg(ctx), b, k, body, n, o)

@@ -57,6 +57,7 @@ const (
 type target struct {
 	bucket, key string
 	put         s3client.PutOptions
+	etag        string // of the object's version the content starts from
 }
 
 // writer holds the content of a file being written. It is not safe for
@@ -165,6 +166,8 @@ func (w *writer) Write(ctx context.Context, t target, data []byte, off int64) er
 			part := w.buf
 			w.buf, w.bufStart = nil, w.bufStart+ps
 			if err := w.shipPart(ctx, t, part); err != nil {
+				// The part has left the buffer: whatever happens now,
+				// the content is not whole and must never be uploaded.
 				return w.fail(err)
 			}
 		}
@@ -177,6 +180,7 @@ func (w *writer) shipPart(ctx context.Context, t target, part []byte) error {
 	if w.mp == nil {
 		id, err := w.store.CreateMultipartUpload(ctx, t.bucket, t.key, t.put)
 		if err != nil {
+			w.pool.put(part)
 			return err
 		}
 		w.mp = newMultipart(w.store, w.log, t, id, w.opts.Parallel)
@@ -234,7 +238,7 @@ func (w *writer) toStaged(ctx context.Context, t target) error {
 		return nil
 	}
 	if w.state == stateStream && w.mp != nil {
-		if err := w.Flush(ctx, t); err != nil {
+		if _, err := w.Flush(ctx, t); err != nil {
 			return err
 		}
 	}
@@ -261,88 +265,96 @@ func (w *writer) toStaged(ctx context.Context, t target) error {
 	return nil
 }
 
-// download copies the object into tmp.
+// download copies the object into tmp, one version of it (t.etag, or
+// the first answer's), part by part.
 func (w *writer) download(ctx context.Context, t target, tmp *os.File) error {
-	if w.size == 0 {
-		return nil
-	}
-	body, _, err := w.store.GetObject(ctx, t.bucket, t.key, 0, -1)
-	if err != nil {
-		return err
-	}
-	defer body.Close()
-	n, err := io.Copy(tmp, body)
-	if err != nil {
-		return err
-	}
-	if n != w.size {
-		return fmt.Errorf("s3 GetObject %q: got %d bytes, want %d", t.bucket+"/"+t.key, n, w.size)
+	buf := w.pool.get(w.opts.PartSize)[:w.opts.PartSize]
+	defer w.pool.put(buf[:0])
+	opts := s3client.GetOptions{IfMatch: t.etag}
+	for off := int64(0); off < w.size; {
+		want := min(int64(len(buf)), w.size-off)
+		n, info, err := w.store.ReadObject(ctx, t.bucket, t.key, off, buf[:want], opts)
+		if err != nil {
+			return err
+		}
+		if opts.IfMatch == "" && info != nil {
+			opts.IfMatch = info.ETag
+		}
+		if _, err := tmp.WriteAt(buf[:n], off); err != nil {
+			return fmt.Errorf("staging file: %w", err)
+		}
+		off += int64(n)
+		if int64(n) < want {
+			return fmt.Errorf("s3 GetObject %q: the object ends at %d bytes, want %d: it changed", t.bucket+"/"+t.key, off, w.size)
+		}
 	}
 	return nil
 }
 
-// fail marks the writer broken by err if parts of the content already
-// left memory, aborting the multipart upload; it returns err.
+// fail marks the writer broken by err, once part of the content has
+// left memory and cannot be uploaded again, aborting the multipart
+// upload if one was started; it returns err. Until a truncation to 0
+// replaces the whole content, every write, read and flush fails.
 func (w *writer) fail(err error) error {
 	if w.mp != nil {
 		w.mp.abort()
 		w.mp = nil
-		w.broken = err
 	}
+	w.broken = err
 	return err
 }
 
-// Flush uploads the content if it changed; afterwards the writer is clean.
-func (w *writer) Flush(ctx context.Context, t target) error {
+// Flush uploads the content if it changed and returns the new object's
+// ETag ("" if the server named none); afterwards the writer is clean.
+func (w *writer) Flush(ctx context.Context, t target) (string, error) {
 	if w.broken != nil {
-		return w.broken
+		return "", w.broken
 	}
 	if !w.dirty {
-		return nil
+		return t.etag, nil
 	}
+	var etag string
 	var err error
 	switch w.state {
 	case stateStream:
-		err = w.flushStream(ctx, t)
+		etag, err = w.flushStream(ctx, t)
 	case stateStaged:
-		err = w.flushStaged(ctx, t)
+		etag, err = w.flushStaged(ctx, t)
 	}
 	if err != nil {
-		return err
+		return "", err
 	}
 	w.reset()
-	return nil
+	return etag, nil
 }
 
-func (w *writer) flushStream(ctx context.Context, t target) error {
+func (w *writer) flushStream(ctx context.Context, t target) (string, error) {
 	if w.mp == nil {
-		_, err := w.store.PutObject(ctx, t.bucket, t.key, bytes.NewReader(w.buf), int64(len(w.buf)), t.put)
-		return err
+		return w.store.PutObject(ctx, t.bucket, t.key, bytes.NewReader(w.buf), int64(len(w.buf)), t.put)
 	}
 	if len(w.buf) > 0 {
 		part := w.buf
 		w.buf = nil
 		if err := w.mp.upload(part, w.pool); err != nil {
-			return w.fail(err)
+			return "", w.fail(err)
 		}
 	}
-	if err := w.mp.complete(ctx); err != nil {
-		w.mp = nil // complete aborted it
+	etag, err := w.mp.complete(ctx)
+	w.mp = nil // done, or complete aborted it
+	if err != nil {
 		w.broken = err
-		return err
+		return "", err
 	}
-	w.mp = nil
-	return nil
+	return etag, nil
 }
 
-func (w *writer) flushStaged(ctx context.Context, t target) error {
+func (w *writer) flushStaged(ctx context.Context, t target) (string, error) {
 	if w.size <= w.opts.PartSize {
-		_, err := w.store.PutObject(ctx, t.bucket, t.key, w.tmp, w.size, t.put)
-		return err
+		return w.store.PutObject(ctx, t.bucket, t.key, w.tmp, w.size, t.put)
 	}
 	id, err := w.store.CreateMultipartUpload(ctx, t.bucket, t.key, t.put)
 	if err != nil {
-		return err
+		return "", err
 	}
 	mp := newMultipart(w.store, w.log, t, id, w.opts.Parallel)
 	for off, n := int64(0), 1; off < w.size; n++ {
@@ -446,20 +458,22 @@ func (m *multipart) uploadFrom(body io.ReaderAt, size int64, done func()) error 
 }
 
 // complete waits for the parts and completes the upload, or aborts it
-// if any part failed.
-func (m *multipart) complete(ctx context.Context) error {
+// if any part failed. It returns the object's ETag, "" if the server
+// named none (Ceph RGW).
+func (m *multipart) complete(ctx context.Context) (string, error) {
 	m.wg.Wait()
 	m.mu.Lock()
 	err, parts := m.err, m.parts
 	m.mu.Unlock()
+	var etag string
 	if err == nil {
 		slices.SortFunc(parts, func(a, b s3client.CompletedPart) int { return a.PartNumber - b.PartNumber })
-		_, err = m.store.CompleteMultipartUpload(ctx, m.t.bucket, m.t.key, m.id, parts)
+		etag, err = m.store.CompleteMultipartUpload(ctx, m.t.bucket, m.t.key, m.id, parts)
 	}
 	if err != nil {
 		m.abort()
 	}
-	return err
+	return etag, err
 }
 
 // abort waits for parts in flight and aborts the upload.

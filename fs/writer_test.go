@@ -173,3 +173,37 @@ func TestTruncateGrowAndShrinkLarge(t *testing.T) {
 	}
 	checkObject(t, store, "t", append(bytes.Clone(orig[:100]), make([]byte, 2*testPart-100)...))
 }
+
+// A multipart upload that cannot even start (CreateMultipartUpload
+// fails) while an existing file is overwritten: the write fails, every
+// later write and the close fail too, and the old object is intact —
+// never replaced by what was left in the buffer, nor by zeros.
+func TestFailedMultipartStartKeepsOldObject(t *testing.T) {
+	store := newFakeStore(t, "b")
+	old := randomBytes(1000)
+	store.set("f", old)
+	mnt := mountParts(t, store)
+	f, err := os.OpenFile(filepath.Join(mnt, "f"), os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store.failPuts(&s3client.Error{Op: "CreateMultipartUpload", StatusCode: 503, Code: "SlowDown"})
+	data := randomBytes(2*testPart + 100)
+	_, werr := f.Write(data)
+	if werr == nil {
+		t.Errorf("write of %d bytes with uploads failing: got success", len(data))
+	}
+	store.failPuts(nil)
+	// A program that retries its writes must not get a zero-filled or
+	// partial object either.
+	for off := 0; off < len(data); off += 1 << 20 {
+		f.WriteAt(data[off:min(off+1<<20, len(data))], int64(off))
+	}
+	if err := f.Close(); !errors.Is(err, syscall.EIO) {
+		t.Errorf("close: got %v, want EIO", err)
+	}
+	checkObject(t, store, "f", old)
+	if got := store.count("PutObject") + store.count("CompleteMultipartUpload"); got != 0 {
+		t.Errorf("uploads that replaced the object: got %v, want 0", got)
+	}
+}

@@ -25,6 +25,12 @@ type Credentials struct {
 	SessionToken string
 }
 
+// Defaults of Options, also the defaults of the bucketfs command.
+const (
+	DefaultRequestTimeout = 60 * time.Second
+	DefaultIdleTimeout    = 30 * time.Second
+)
+
 // Signature versions for Options.Signature.
 const (
 	SignatureAuto = "auto" // v4, falling back to v2 if the server rejects v4 as unsupported
@@ -57,8 +63,15 @@ type Options struct {
 	MaxRetries int
 	// RetryBase is the first backoff delay (default 100ms).
 	RetryBase time.Duration
-	// RetryTime bounds the time spent retrying one request (default 2m).
-	RetryTime time.Duration
+	// RequestTimeout bounds one call that sends no body: its answer,
+	// retries included, comes within it or the call fails (default 60s).
+	// A call with a body must have its answer within RequestTimeout of
+	// sending the last byte.
+	RequestTimeout time.Duration
+	// IdleTimeout bounds the wait for progress of a body being sent or
+	// received: a body that moves no byte for this long fails the attempt,
+	// which is retried like a 5xx (default 30s).
+	IdleTimeout time.Duration
 	// Now is the clock requests are signed with (default time.Now).
 	Now func() time.Time
 	Log *logrus.Entry
@@ -100,8 +113,11 @@ func New(opts Options) (*Client, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if opts.RetryTime == 0 {
-		opts.RetryTime = 2 * time.Minute
+	if opts.RequestTimeout <= 0 {
+		opts.RequestTimeout = DefaultRequestTimeout
+	}
+	if opts.IdleTimeout <= 0 {
+		opts.IdleTimeout = DefaultIdleTimeout
 	}
 	if opts.Log == nil {
 		l := logrus.New()
@@ -138,9 +154,9 @@ func New(opts Options) (*Client, error) {
 func (c *Client) do(ctx context.Context, r *request) (*http.Response, error) {
 	var lastErr error
 	skewRetried := false
-	deadline := time.Now().Add(c.opts.RetryTime)
+	deadline := time.Now().Add(c.opts.RequestTimeout)
 	for attempt := 0; ; attempt++ {
-		resp, err := c.once(ctx, r)
+		resp, err := c.once(ctx, r, deadline)
 		if err == nil {
 			return resp, nil
 		}
@@ -164,7 +180,7 @@ func (c *Client) do(ctx context.Context, r *request) (*http.Response, error) {
 		if !retryable(r.method, err) || attempt >= c.opts.MaxRetries || c.opts.MaxRetries < 0 || time.Now().After(deadline) {
 			return nil, lastErr
 		}
-		delay := backoff(c.opts.RetryBase, attempt)
+		delay := min(backoff(c.opts.RetryBase, attempt), time.Until(deadline))
 		c.log.WithFields(logrus.Fields{"op": r.op, "bucket": r.bucket, "key": r.key, "attempt": attempt + 1, "delay": delay}).
 			Debugf("retrying: %v", err)
 		select {
@@ -219,7 +235,7 @@ func (c *Client) probeV2(ctx context.Context, r *request, err error) (switched b
 	}
 	probe := *r
 	probe.sigV2 = true
-	resp, perr = c.once(ctx, &probe)
+	resp, perr = c.once(ctx, &probe, time.Now().Add(c.opts.RequestTimeout))
 	var pe *Error
 	if perr != nil && !(errors.As(perr, &pe) && pe.StatusCode == http.StatusNotFound) {
 		return false, nil, nil
@@ -254,8 +270,13 @@ func retryable(method string, err error) bool {
 		}
 		return s3err.Code == "SlowDown" || s3err.Code == "InternalError" || s3err.Code == "RequestTimeout"
 	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return false
+	if errors.Is(err, ErrStalled) {
+		// Given up by our watchdog: like a reset, unless the server may
+		// have acted on a POST.
+		return method != http.MethodPost
+	}
+	if errors.Is(err, context.Canceled) {
+		return false // do has checked that the caller did not cancel
 	}
 	// An untrusted or mismatched certificate stays so.
 	var certErr *tls.CertificateVerificationError
@@ -266,19 +287,40 @@ func retryable(method string, err error) bool {
 	return method != http.MethodPost
 }
 
-// once sends r a single time.
-func (c *Client) once(ctx context.Context, r *request) (*http.Response, error) {
-	req, err := c.buildHTTP(ctx, r)
+// once sends r a single time. A request without a body must have its
+// answer by deadline; one with a body must keep sending (IdleTimeout
+// between the transport's reads of it) and then have its answer within
+// HeaderTimeout. A successful answer's body must keep arriving: no read
+// of it may wait longer than IdleTimeout. Closing the body ends the attempt.
+func (c *Client) once(ctx context.Context, r *request, deadline time.Time) (*http.Response, error) {
+	actx, cancel := context.WithCancel(ctx)
+	wd := newWatchdog(cancel, c.opts.IdleTimeout)
+	req, err := c.buildHTTP(actx, r)
 	if err != nil {
+		cancel()
 		return nil, err
+	}
+	if req.GetBody != nil {
+		getBody := req.GetBody
+		req.GetBody = func() (io.ReadCloser, error) {
+			b, err := getBody()
+			return &watchedUpload{r: b, w: wd, answer: c.opts.RequestTimeout}, err
+		}
+		req.Body, _ = req.GetBody()
+	} else {
+		wd.arm(max(time.Until(deadline), time.Millisecond))
 	}
 	start := time.Now()
 	resp, err := c.http.Do(req)
+	wd.stop()
 	fields := logrus.Fields{"op": r.op, "method": r.method, "bucket": r.bucket, "key": r.key}
 	if err != nil {
+		cancel()
+		err = wd.explain(err, "waiting for the answer")
 		c.log.WithFields(fields).WithField("ms", time.Since(start).Milliseconds()).Debugf("request failed: %v", err)
 		return nil, fmt.Errorf("s3 %s %q: %w", r.op, r.bucket+"/"+r.key, err)
 	}
+	resp.Body = &watchedBody{rc: resp.Body, w: wd, what: fmt.Sprintf("s3 %s %q: reading the answer", r.op, where(r.bucket, r.key))}
 	fields["status"] = resp.StatusCode
 	fields["request_id"] = resp.Header.Get("x-amz-request-id")
 	fields["ms"] = time.Since(start).Milliseconds()

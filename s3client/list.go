@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/xml"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -88,14 +87,9 @@ func (c *Client) listV2(ctx context.Context, bucket string, in ListInput) (*xmlL
 	if in.MaxKeys > 0 {
 		q.Set("max-keys", strconv.Itoa(in.MaxKeys))
 	}
-	resp, err := c.do(ctx, &request{op: "ListObjectsV2", method: http.MethodGet, bucket: bucket, query: q})
+	body, err := c.doXML(ctx, &request{op: "ListObjectsV2", method: http.MethodGet, bucket: bucket, query: q})
 	if err != nil {
 		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, fmt.Errorf("s3 ListObjectsV2 %q prefix %q: read: %w", bucket, in.Prefix, err)
 	}
 	x, err := unmarshalList(body)
 	if err != nil {

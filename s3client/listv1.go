@@ -5,7 +5,6 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -34,14 +33,9 @@ func (c *Client) ListObjectsV1(ctx context.Context, bucket string, in ListInput)
 	if in.MaxKeys > 0 {
 		q.Set("max-keys", strconv.Itoa(in.MaxKeys))
 	}
-	resp, err := c.do(ctx, &request{op: "ListObjectsV1", method: http.MethodGet, bucket: bucket, query: q})
+	body, err := c.doXML(ctx, &request{op: "ListObjectsV1", method: http.MethodGet, bucket: bucket, query: q})
 	if err != nil {
 		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, fmt.Errorf("s3 ListObjectsV1 %q prefix %q: read: %w", bucket, in.Prefix, err)
 	}
 	page, err := parseListV1(body)
 	if err != nil {

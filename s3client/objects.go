@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/md5"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -19,6 +20,10 @@ type ObjectInfo struct {
 	LastModified time.Time
 	ETag         string
 	ContentType  string
+	// Encrypted is set when the server says it encrypted the object
+	// (x-amz-server-side-encryption or SSE-C headers): its ETag is then
+	// not the MD5 of its content.
+	Encrypted bool
 	// Metadata holds the x-amz-meta-* headers, keyed by the lower-case
 	// name without the prefix ("mode", "mtime", ...).
 	Metadata map[string]string
@@ -78,7 +83,8 @@ func (c *Client) GetObject(ctx context.Context, bucket, key string, offset, leng
 	}
 	resp, err := c.do(ctx, &request{op: "GetObject", method: http.MethodGet, bucket: bucket, key: key, header: h})
 	if err != nil {
-		if e, ok := err.(*Error); ok && e.StatusCode == http.StatusRequestedRangeNotSatisfiable {
+		var e *Error
+		if errors.As(err, &e) && e.StatusCode == http.StatusRequestedRangeNotSatisfiable {
 			return io.NopCloser(strings.NewReader("")), nil, nil
 		}
 		return nil, nil, err
@@ -134,6 +140,8 @@ func objectInfo(key string, resp *http.Response) *ObjectInfo {
 			}
 		}
 	}
+	info.Encrypted = resp.Header.Get("X-Amz-Server-Side-Encryption") != "" ||
+		resp.Header.Get("X-Amz-Server-Side-Encryption-Customer-Algorithm") != ""
 	if t, err := http.ParseTime(resp.Header.Get("Last-Modified")); err == nil {
 		info.LastModified = t
 	}

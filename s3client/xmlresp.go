@@ -15,7 +15,9 @@ import (
 // of 1000 parts or a ListBuckets of 10000 buckets is well under it).
 const maxXMLBody = 32 << 20
 
-// doXML sends r and returns the body of its 2xx response.
+// doXML sends r and returns the body of its 2xx response. It is the one
+// path by which XML answers are read: at most maxXMLBody bytes, under the
+// body watchdog, a body that breaks retried like a failed request.
 //
 // CopyObject, UploadPartCopy and CompleteMultipartUpload may answer
 // 200 OK and only then, in the body, report that they failed: once
