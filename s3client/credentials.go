@@ -29,9 +29,6 @@ const maxCredentialFileSize = 1 << 20
 // CredentialOptions say where credentials may come from. Getenv, HomeDir
 // and EtcPasswdFile are injectable for tests.
 type CredentialOptions struct {
-	// AccessKey and SecretKey (with an optional SessionToken) are explicit
-	// keys, e.g. from the command line. Both or neither must be given.
-	AccessKey, SecretKey, SessionToken string
 	// Profile names a profile of the shared credentials file (--profile);
 	// if empty, AWS_PROFILE; if that is unset too, "default" is tried.
 	Profile string
@@ -52,18 +49,17 @@ type CredentialOptions struct {
 // a secret. The first source that yields a key wins:
 //
 //  1. o.Anonymous: no credentials;
-//  2. o.AccessKey and o.SecretKey;
-//  3. o.PasswdFile, an s3fs passwd file;
-//  4. profile o.Profile of the shared credentials file;
-//  5. AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN);
-//  6. profile $AWS_PROFILE of the shared credentials file;
-//  7. ~/.passwd-s3fs, then o.EtcPasswdFile;
-//  8. profile "default" of the shared credentials file;
-//  9. otherwise anonymous.
+//  2. o.PasswdFile, an s3fs passwd file;
+//  3. profile o.Profile of the shared credentials file;
+//  4. AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN);
+//  5. profile $AWS_PROFILE of the shared credentials file;
+//  6. ~/.passwd-s3fs, then o.EtcPasswdFile;
+//  7. profile "default" of the shared credentials file;
+//  8. otherwise anonymous.
 //
 // The shared credentials file is $AWS_SHARED_CREDENTIALS_FILE or
-// ~/.aws/credentials. Sources 1 to 6 are asked for explicitly, so any
-// problem with them is an error. Sources 7 and 8 are only looked for: a
+// ~/.aws/credentials. Sources 1 to 5 are asked for explicitly, so any
+// problem with them is an error. Sources 6 and 7 are only looked for: a
 // file that is missing or that we may not open, or that has no key for us,
 // is skipped, but one that is malformed or open to group or others is an
 // error. Errors name files, profiles and variables, never a secret.
@@ -82,17 +78,6 @@ func ResolveCredentials(o CredentialOptions) (Credentials, string, error) {
 
 	if o.Anonymous {
 		return Credentials{}, "anonymous", nil
-	}
-
-	switch {
-	case o.AccessKey != "" && o.SecretKey != "":
-		return Credentials{AccessKey: o.AccessKey, SecretKey: o.SecretKey, SessionToken: o.SessionToken}, "command line", nil
-	case o.AccessKey != "":
-		return Credentials{}, "", errors.New("an access key was given without a secret key")
-	case o.SecretKey != "":
-		return Credentials{}, "", errors.New("a secret key was given without an access key")
-	case o.SessionToken != "":
-		return Credentials{}, "", errors.New("a session token was given without an access key and secret key")
 	}
 
 	if o.PasswdFile != "" {

@@ -119,24 +119,10 @@ func TestResolveCredentials(t *testing.T) {
 		// Precedence: each source beats all those below it.
 		{
 			name:       "anonymous beats everything",
-			opts:       CredentialOptions{Anonymous: true, AccessKey: "AKCMD", SecretKey: "s3cr3tCMD", PasswdFile: "$ROOT/passwd", Profile: "work"},
+			opts:       CredentialOptions{Anonymous: true, PasswdFile: "$ROOT/passwd", Profile: "work"},
 			env:        credEnvEverything,
 			files:      credAllFiles,
 			wantSource: "anonymous",
-		},
-		{
-			name:       "command line beats passwd file, profile and environment",
-			opts:       CredentialOptions{AccessKey: "AKCMD", SecretKey: "s3cr3tCMD", PasswdFile: "$ROOT/passwd", Profile: "work"},
-			env:        credEnvEverything,
-			files:      credAllFiles,
-			want:       Credentials{AccessKey: "AKCMD", SecretKey: "s3cr3tCMD"},
-			wantSource: "command line",
-		},
-		{
-			name:       "command line with session token",
-			opts:       CredentialOptions{AccessKey: "AKCMD", SecretKey: "s3cr3tCMD", SessionToken: "s3cr3tTOKCMD"},
-			want:       Credentials{AccessKey: "AKCMD", SecretKey: "s3cr3tCMD", SessionToken: "s3cr3tTOKCMD"},
-			wantSource: "command line",
 		},
 		{
 			name:       "passwd file option beats profile option and environment",
@@ -203,23 +189,6 @@ func TestResolveCredentials(t *testing.T) {
 		},
 
 		// Only one of a pair.
-		{
-			name:    "access key without secret key",
-			opts:    CredentialOptions{AccessKey: "AKCMD"},
-			files:   credAllFiles,
-			wantErr: "access key was given without a secret key",
-		},
-		{
-			name:    "secret key without access key",
-			opts:    CredentialOptions{SecretKey: "s3cr3tCMD"},
-			files:   credAllFiles,
-			wantErr: "secret key was given without an access key",
-		},
-		{
-			name:    "session token without keys",
-			opts:    CredentialOptions{SessionToken: "s3cr3tTOKCMD"},
-			wantErr: "session token was given without",
-		},
 		{
 			name:    "AWS_ACCESS_KEY_ID without AWS_SECRET_ACCESS_KEY",
 			env:     map[string]string{"AWS_ACCESS_KEY_ID": "AKENV"},

@@ -10,7 +10,7 @@ import (
 // Sentinel errors for errors.Is on an *Error.
 var (
 	ErrNotFound           = errors.New("not found")
-	ErrBucketNotFound     = errors.New("bucket not found")
+	errBucketNotFound     = errors.New("bucket not found")
 	ErrAccessDenied       = errors.New("access denied")
 	ErrBucketNotEmpty     = errors.New("bucket not empty")
 	ErrAlreadyExists      = errors.New("already exists")
@@ -48,7 +48,7 @@ func (e *Error) Error() string {
 // Is reports whether e is of the kind named by one of the sentinel errors.
 func (e *Error) Is(target error) bool {
 	switch target {
-	case ErrBucketNotFound:
+	case errBucketNotFound:
 		return e.Code == "NoSuchBucket"
 	case ErrNotFound:
 		switch e.Code {

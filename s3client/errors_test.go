@@ -77,7 +77,7 @@ var sentinels = []struct {
 	err  error
 }{
 	{"ErrNotFound", ErrNotFound},
-	{"ErrBucketNotFound", ErrBucketNotFound},
+	{"errBucketNotFound", errBucketNotFound},
 	{"ErrAccessDenied", ErrAccessDenied},
 	{"ErrBucketNotEmpty", ErrBucketNotEmpty},
 	{"ErrAlreadyExists", ErrAlreadyExists},
@@ -92,7 +92,7 @@ func TestErrorIsSentinels(t *testing.T) {
 		want   []error // every sentinel not listed must not match
 	}{
 		{"NoSuchKey", 404, []error{ErrNotFound}},
-		{"NoSuchBucket", 404, []error{ErrNotFound, ErrBucketNotFound}},
+		{"NoSuchBucket", 404, []error{ErrNotFound, errBucketNotFound}},
 		{"NotFound", 404, []error{ErrNotFound}},
 		{"NoSuchUpload", 404, []error{ErrNotFound}},
 		{"NoSuchLifecycleConfiguration", 404, []error{ErrNotFound}},
@@ -138,14 +138,14 @@ func TestErrorIsSentinels(t *testing.T) {
 // A bodyless HEAD 404 must still say which kind of thing is missing.
 func TestParseErrorHeadNotFoundKinds(t *testing.T) {
 	key := parseError("HeadObject", "b", "k", 404, http.Header{}, nil)
-	if !errors.Is(key, ErrNotFound) || errors.Is(key, ErrBucketNotFound) {
+	if !errors.Is(key, ErrNotFound) || errors.Is(key, errBucketNotFound) {
 		t.Errorf("HEAD object 404: got Is(NotFound)=%v Is(BucketNotFound)=%v, want true false",
-			errors.Is(key, ErrNotFound), errors.Is(key, ErrBucketNotFound))
+			errors.Is(key, ErrNotFound), errors.Is(key, errBucketNotFound))
 	}
 	bucket := parseError("HeadBucket", "b", "", 404, http.Header{}, nil)
-	if !errors.Is(bucket, ErrNotFound) || !errors.Is(bucket, ErrBucketNotFound) {
+	if !errors.Is(bucket, ErrNotFound) || !errors.Is(bucket, errBucketNotFound) {
 		t.Errorf("HEAD bucket 404: got Is(NotFound)=%v Is(BucketNotFound)=%v, want true true",
-			errors.Is(bucket, ErrNotFound), errors.Is(bucket, ErrBucketNotFound))
+			errors.Is(bucket, ErrNotFound), errors.Is(bucket, errBucketNotFound))
 	}
 }
 
@@ -193,14 +193,14 @@ func TestHeadNotFound(t *testing.T) {
 	}, Options{})
 	_, err := c.HeadObject(context.Background(), "bkt", "k")
 	var e *Error
-	if !errors.As(err, &e) || e.Code != "NoSuchKey" || !errors.Is(err, ErrNotFound) || errors.Is(err, ErrBucketNotFound) {
+	if !errors.As(err, &e) || e.Code != "NoSuchKey" || !errors.Is(err, ErrNotFound) || errors.Is(err, errBucketNotFound) {
 		t.Errorf("HeadObject: got %v, want NoSuchKey", err)
 	}
 	if e != nil && e.RequestID == "" {
 		t.Errorf("HeadObject: got no request id, want the header's")
 	}
 	err = c.HeadBucket(context.Background(), "bkt")
-	if !errors.As(err, &e) || e.Code != "NoSuchBucket" || !errors.Is(err, ErrBucketNotFound) {
+	if !errors.As(err, &e) || e.Code != "NoSuchBucket" || !errors.Is(err, errBucketNotFound) {
 		t.Errorf("HeadBucket: got %v, want NoSuchBucket", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"flag"
 	"os"
 	"slices"
 	"strings"
@@ -186,22 +187,30 @@ func validKey(key string) bool {
 	return true
 }
 
-// fuzzServerEnv passes the MinIO of TestMain to the fuzz workers, which
-// start none.
+// fuzzServerEnv passes the shared MinIO to the fuzz workers, which start
+// none.
 const fuzzServerEnv = "BUCKETFS_FUZZ_MINIO"
 
+// fuzzWorker reports whether this process is a fuzz worker, one that the
+// fuzzing engine starts to run a fuzz target's inputs.
+func fuzzWorker() bool {
+	f := flag.Lookup("test.fuzzworker")
+	return f != nil && f.Value.String() == "true"
+}
+
 // fuzzClients returns a client of each signature version for a fuzz
-// target: of TestMain's MinIO, whose address it puts in the environment
+// target: of the shared MinIO, whose address it puts in the environment
 // the fuzz workers inherit, or in a worker of the MinIO found there.
 func fuzzClients(f *testing.F) []*s3client.Client {
 	endpoint, access, secret := "", "", ""
-	if minio != nil {
-		endpoint, access, secret = minio.Endpoint, minio.AccessKey, minio.SecretKey
+	if !fuzzWorker() {
+		srv := integrationServer(f)
+		endpoint, access, secret = srv.Endpoint, srv.AccessKey, srv.SecretKey
 		f.Setenv(fuzzServerEnv, endpoint+" "+access+" "+secret)
 	} else if fields := strings.Fields(os.Getenv(fuzzServerEnv)); len(fields) == 3 {
 		endpoint, access, secret = fields[0], fields[1], fields[2]
 	} else {
-		f.Fatalf("no MinIO: TestMain started none and $%s is not set", fuzzServerEnv)
+		f.Fatalf("no MinIO: a fuzz worker and $%s is not set", fuzzServerEnv)
 	}
 	var clients []*s3client.Client
 	for _, sig := range signatures {

@@ -102,10 +102,11 @@ func testClockSkew(t *testing.T, sig, bucket string, skew time.Duration, first s
 	counter := &statusCounter{base: http.DefaultTransport}
 	logger, hook := test.NewNullLogger()
 	logger.SetLevel(logrus.DebugLevel)
+	srv := integrationServer(t)
 	c, err := s3client.New(s3client.Options{
-		Endpoint:    minio.Endpoint,
+		Endpoint:    srv.Endpoint,
 		Signature:   sig,
-		Credentials: s3client.Credentials{AccessKey: minio.AccessKey, SecretKey: minio.SecretKey},
+		Credentials: s3client.Credentials{AccessKey: srv.AccessKey, SecretKey: srv.SecretKey},
 		RetryBase:   10 * time.Millisecond,
 		HTTPClient:  &http.Client{Transport: counter},
 		Now:         func() time.Time { return time.Now().Add(skew) },

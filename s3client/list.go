@@ -55,9 +55,9 @@ type xmlListResult struct {
 	} `xml:"CommonPrefixes"`
 }
 
-// ListObjectsV2 returns one page of keys under in.Prefix. Keys travel
+// listObjectsV2 returns one page of keys under in.Prefix. Keys travel
 // URL-encoded (encoding-type=url) so any byte survives the XML.
-func (c *Client) ListObjectsV2(ctx context.Context, bucket string, in ListInput) (*ListPage, error) {
+func (c *Client) listObjectsV2(ctx context.Context, bucket string, in ListInput) (*ListPage, error) {
 	x, err := c.listV2(ctx, bucket, in)
 	if err != nil {
 		return nil, err

@@ -128,7 +128,7 @@ func TestListObjectsV2Request(t *testing.T) {
 			uri = r.RequestURI
 			io.WriteString(w, listXML("<EncodingType>url</EncodingType>"+object("dir%2Fa+b")))
 		}, Options{})
-		page, err := c.ListObjectsV2(context.Background(), "bkt", tt.in)
+		page, err := c.listObjectsV2(context.Background(), "bkt", tt.in)
 		if err != nil {
 			t.Fatalf("%+v: %v", tt.in, err)
 		}
@@ -145,7 +145,7 @@ func TestListObjectsV2BadResponse(t *testing.T) {
 	c := newTestClient(t, func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, listXML("<IsTruncated>true</IsTruncated>"))
 	}, Options{})
-	_, err := c.ListObjectsV2(context.Background(), "bkt", ListInput{Prefix: "p/"})
+	_, err := c.listObjectsV2(context.Background(), "bkt", ListInput{Prefix: "p/"})
 	if err == nil || !strings.Contains(err.Error(), `"bkt"`) || !strings.Contains(err.Error(), `"p/"`) {
 		t.Errorf("got %v, want an error naming the bucket and prefix", err)
 	}

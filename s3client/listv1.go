@@ -12,13 +12,13 @@ import (
 	"time"
 )
 
-// ListObjectsV1 returns one page of keys under in.Prefix with the original
+// listObjectsV1 returns one page of keys under in.Prefix with the original
 // ListObjects call, for servers without ListObjectsV2. V1 pages by marker:
 // in.ContinuationToken (or, on the first page, in.StartAfter) is sent as
 // the marker, and the page's NextContinuationToken is the marker of the
 // next page: the server's NextMarker, or when it sends none the last key
 // or common prefix of the page. Keys travel URL-encoded, as for V2.
-func (c *Client) ListObjectsV1(ctx context.Context, bucket string, in ListInput) (*ListPage, error) {
+func (c *Client) listObjectsV1(ctx context.Context, bucket string, in ListInput) (*ListPage, error) {
 	q := url.Values{}
 	q.Set("encoding-type", "url")
 	q.Set("prefix", in.Prefix)
@@ -55,18 +55,18 @@ func (c *Client) ListObjectsV1(ctx context.Context, bucket string, in ListInput)
 //     start-after too, so the page is asked for again with V1).
 func (c *Client) ListObjects(ctx context.Context, bucket string, in ListInput) (*ListPage, error) {
 	if c.listsV1() {
-		return c.ListObjectsV1(ctx, bucket, in)
+		return c.listObjectsV1(ctx, bucket, in)
 	}
 	x, err := c.listV2(ctx, bucket, in)
 	switch {
 	case err != nil && v2Unsupported(err):
 		c.useListV1(err.Error())
-		return c.ListObjectsV1(ctx, bucket, in)
+		return c.listObjectsV1(ctx, bucket, in)
 	case err != nil:
 		return nil, err
 	case x.KeyCount == nil:
 		c.useListV1("a list-type=2 answer without KeyCount")
-		return c.ListObjectsV1(ctx, bucket, in)
+		return c.listObjectsV1(ctx, bucket, in)
 	}
 	page, err := x.v2Page()
 	if err != nil {

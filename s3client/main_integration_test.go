@@ -5,11 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"flag"
-	"fmt"
 	"os"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,27 +16,32 @@ import (
 	"github.com/bucketfs/bucketfs/test/harness"
 )
 
-// minio is the real S3 server the integration tests of this package talk
-// to, started once by TestMain.
-var minio *harness.Server
+// The MinIO the integration tests of this package share: integrationServer
+// starts it on first use, so that the tests that need no server (signers,
+// parsers) run on a machine without one; TestMain stops it.
+var (
+	minioOnce sync.Once
+	minio     *harness.Server // nil until started
+	minioErr  error
+)
 
-// TestMain starts MinIO for the package's tests and stops it after them.
-// If MinIO cannot start the run fails: integration tests are never
-// skipped. Fuzz worker processes, which only run fuzz functions, start
-// no server.
+// integrationServer returns the shared MinIO, starting it on first use. If
+// MinIO cannot start the test fails: integration tests are never skipped.
+func integrationServer(t testing.TB) *harness.Server {
+	t.Helper()
+	minioOnce.Do(func() { minio, minioErr = harness.StartMinIO() })
+	if minioErr != nil {
+		t.Fatalf("s3client integration tests need MinIO, which did not start: %v", minioErr)
+	}
+	return minio
+}
+
+// TestMain stops the shared MinIO after the tests, if one of them started it.
 func TestMain(m *testing.M) {
-	flag.Parse()
-	if f := flag.Lookup("test.fuzzworker"); f != nil && f.Value.String() == "true" {
-		os.Exit(m.Run())
-	}
-	var err error
-	minio, err = harness.StartMinIO()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "s3client integration tests: cannot start MinIO: %v\n", err)
-		os.Exit(1)
-	}
 	code := m.Run()
-	minio.Stop()
+	if minio != nil {
+		minio.Stop()
+	}
 	os.Exit(code)
 }
 
@@ -45,10 +49,11 @@ func TestMain(m *testing.M) {
 // (s3client.SignatureV4, SignatureV2 or "" for the default).
 func newClient(t *testing.T, sig string) *s3client.Client {
 	t.Helper()
+	srv := integrationServer(t)
 	c, err := s3client.New(s3client.Options{
-		Endpoint:    minio.Endpoint,
+		Endpoint:    srv.Endpoint,
 		Signature:   sig,
-		Credentials: s3client.Credentials{AccessKey: minio.AccessKey, SecretKey: minio.SecretKey},
+		Credentials: s3client.Credentials{AccessKey: srv.AccessKey, SecretKey: srv.SecretKey},
 		RetryBase:   10 * time.Millisecond,
 	})
 	if err != nil {

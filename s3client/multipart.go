@@ -155,9 +155,9 @@ func (c *Client) AbortMultipartUpload(ctx context.Context, bucket, key, uploadID
 	return nil
 }
 
-// ListParts returns every part uploaded so far, following
+// listParts returns every part uploaded so far, following
 // part-number-marker pages while the server says the list is truncated.
-func (c *Client) ListParts(ctx context.Context, bucket, key, uploadID string) ([]Part, error) {
+func (c *Client) listParts(ctx context.Context, bucket, key, uploadID string) ([]Part, error) {
 	var all []Part
 	marker := 0
 	for {

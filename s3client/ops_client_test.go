@@ -211,7 +211,7 @@ func TestOpsListPartsPaginates(t *testing.T) {
 			t.Errorf("unexpected marker in %s", r.URL)
 		}
 	})
-	parts, err := c.ListParts(context.Background(), "b", "k", "u")
+	parts, err := c.listParts(context.Background(), "b", "k", "u")
 	if err != nil || len(parts) != 3 || parts[2].PartNumber != 3 || parts[2].Size != 1 || log.n() != 2 {
 		t.Errorf("got %+v, %v after %d requests, want parts 1-3 in 2 requests", parts, err, log.n())
 	}
@@ -219,7 +219,7 @@ func TestOpsListPartsPaginates(t *testing.T) {
 	c = opsClient(t, func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, `<ListPartsResult><IsTruncated>true</IsTruncated><NextPartNumberMarker>0</NextPartNumberMarker></ListPartsResult>`)
 	})
-	if _, err := c.ListParts(context.Background(), "b", "k", "u"); err == nil || !strings.Contains(err.Error(), `"b/k"`) {
+	if _, err := c.listParts(context.Background(), "b", "k", "u"); err == nil || !strings.Contains(err.Error(), `"b/k"`) {
 		t.Errorf("marker that does not advance: got %v, want an error naming b/k", err)
 	}
 }
@@ -328,7 +328,7 @@ func TestOpsListObjectsV1Request(t *testing.T) {
 		{ContinuationToken: "k+1", StartAfter: "ignored"},
 		{StartAfter: "s"},
 	} {
-		if _, err := c.ListObjectsV1(ctx, "b", in); err != nil {
+		if _, err := c.listObjectsV1(ctx, "b", in); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -344,7 +344,7 @@ func TestOpsListObjectsV1Request(t *testing.T) {
 	}
 	if _, err := opsClient(t, func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, listXML("<IsTruncated>true</IsTruncated>"))
-	}).ListObjectsV1(ctx, "bkt", ListInput{Prefix: "p/"}); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%q prefix %q", "bkt", "p/")) {
+	}).listObjectsV1(ctx, "bkt", ListInput{Prefix: "p/"}); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%q prefix %q", "bkt", "p/")) {
 		t.Errorf("bad page: got %v, want an error naming bucket and prefix", err)
 	}
 }

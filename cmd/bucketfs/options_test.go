@@ -136,14 +136,6 @@ func TestHelperArgs(t *testing.T) {
 	}
 }
 
-func TestUnescapeOctal(t *testing.T) {
-	for in, want := range map[string]string{`/mnt/a\040b`: "/mnt/a b", `/plain`: "/plain", `/x\134y`: `/x\y`, `/bad\09`: `/bad\09`} {
-		if got := unescapeOctal(in); got != want {
-			t.Errorf("unescapeOctal(%q): got %q, want %q", in, got, want)
-		}
-	}
-}
-
 func TestChildArgsAbsoluteMountpoint(t *testing.T) {
 	cfg := config{mountpoint: "rel/mnt"}
 	got := childArgs([]string{"b", "rel/mnt", "-o", "rw"}, cfg)

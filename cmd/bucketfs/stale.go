@@ -1,14 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 
+	"github.com/moby/sys/mountinfo"
 	"github.com/sirupsen/logrus"
 )
 
@@ -56,44 +55,19 @@ func isStale(dir string) bool {
 
 // mountedAt reports the type of a filesystem mounted exactly at dir.
 func mountedAt(dir string) (string, bool) {
+	return mountedIn(mountinfo.GetMounts, dir)
+}
+
+// mountedIn is mountedAt on the mount table that getMounts reads
+// (mountinfo.GetMounts reads the process's own).
+func mountedIn(getMounts func(mountinfo.FilterFunc) ([]*mountinfo.Info, error), dir string) (string, bool) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return "", false
 	}
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
+	mounts, err := getMounts(mountinfo.SingleEntryFilter(abs))
+	if err != nil || len(mounts) == 0 {
 		return "", false
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		// 36 35 0:45 / /mnt/x rw,relatime shared:1 - fuse.bucketfs src rw
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 5 || unescapeOctal(fields[4]) != abs {
-			continue
-		}
-		for i, fld := range fields {
-			if fld == "-" && i+1 < len(fields) {
-				return fields[i+1], true
-			}
-		}
-		return "a filesystem", true
-	}
-	return "", false
+	return mounts[0].FSType, true
 }
-
-// unescapeOctal undoes mountinfo's \040-style escapes.
-func unescapeOctal(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) && isOctal(s[i+1]) && isOctal(s[i+2]) && isOctal(s[i+3]) {
-			b.WriteByte((s[i+1]-'0')<<6 | (s[i+2]-'0')<<3 | (s[i+3] - '0'))
-			i += 3
-			continue
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
-
-func isOctal(c byte) bool { return '0' <= c && c <= '7' }

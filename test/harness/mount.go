@@ -1,17 +1,19 @@
 package harness
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/moby/sys/mountinfo"
 )
 
 // BuildBinary builds cmd/bucketfs into dir and returns its path.
@@ -183,32 +185,22 @@ func (m *Mount) Unmount() error {
 
 // IsMounted reports whether a FUSE filesystem is mounted at dir.
 func IsMounted(dir string) bool {
-	_, ok := fuseDevice(dir)
+	_, ok := fuseMount(dir)
 	return ok
 }
 
-// fuseDevice is the device ("0:45") of the FUSE filesystem mounted at
-// dir, if one is.
-func fuseDevice(dir string) (string, bool) {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return "", false
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		// 36 35 0:45 / /mnt/x rw,relatime shared:1 - fuse.bucketfs src rw,...
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 5 || unescapeMountinfo(fields[4]) != dir {
-			continue
+// fuseMount is the first FUSE filesystem mounted at dir, if there is one.
+func fuseMount(dir string) (*mountinfo.Info, bool) {
+	mounts, err := mountinfo.GetMounts(func(m *mountinfo.Info) (skip, stop bool) {
+		if m.Mountpoint == dir && strings.HasPrefix(m.FSType, "fuse") {
+			return false, true
 		}
-		for i, fld := range fields {
-			if fld == "-" && i+1 < len(fields) && strings.HasPrefix(fields[i+1], "fuse") {
-				return fields[2], true
-			}
-		}
+		return true, false
+	})
+	if err != nil || len(mounts) == 0 {
+		return nil, false
 	}
-	return "", false
+	return mounts[0], true
 }
 
 // fusectl is where the fusectl filesystem shows one directory per FUSE
@@ -221,12 +213,11 @@ const fusectl = "/sys/fs/fuse/connections"
 // threads waited on its own mount (it cannot exit then, nor can umount
 // finish). It mounts fusectl first if it is not mounted.
 func AbortFUSE(dir string) error {
-	dev, ok := fuseDevice(dir)
+	m, ok := fuseMount(dir)
 	if !ok {
 		return fmt.Errorf("no FUSE mount at %s", dir)
 	}
-	_, minor, _ := strings.Cut(dev, ":")
-	abort := filepath.Join(fusectl, minor, "abort")
+	abort := filepath.Join(fusectl, strconv.Itoa(m.Minor), "abort")
 	if _, err := os.Stat(abort); err != nil {
 		if err := syscall.Mount("fusectl", fusectl, "fusectl", 0, ""); err != nil && err != syscall.EBUSY {
 			syscall.Unmount(dir, syscall.MNT_DETACH)
@@ -238,21 +229,4 @@ func AbortFUSE(dir string) error {
 		err = uerr
 	}
 	return err
-}
-
-// unescapeMountinfo undoes the octal escapes (\040 for space) of mountinfo.
-func unescapeMountinfo(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			var c byte
-			if _, err := fmt.Sscanf(s[i+1:i+4], "%03o", &c); err == nil {
-				b.WriteByte(c)
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
