@@ -8,16 +8,13 @@ import (
 	"strconv"
 )
 
-// forward sends r to the backend and streams the answer back. With a
-// FlipByte rule it inverts one bit of the uploaded body (PutObject,
-// UploadPart) or else of the response body.
-func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, flip *Rule) {
-	flipRequest := false
-	if flip != nil {
-		op, _, _ := Classify(r)
-		if flipRequest = op == PutObject || op == UploadPart; flipRequest {
-			r.Body = &flipReader{ReadCloser: r.Body, at: flip.After}
-		}
+// forward sends r, a request for op, to the backend and streams the
+// answer back. With a FlipByte rule it inverts one bit of the uploaded
+// body (PutObject, UploadPart) or else of the response body.
+func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, op Op, flip *Rule) {
+	flipRequest := flip != nil && (op == PutObject || op == UploadPart)
+	if flipRequest {
+		r.Body = &flipReader{ReadCloser: r.Body, at: flip.After}
 	}
 	resp, done, err := p.roundTrip(r)
 	if err != nil {
@@ -35,13 +32,12 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, flip *Rule) {
 
 // writeHeader sends the backend's status and headers to the client.
 func writeHeader(w http.ResponseWriter, resp *http.Response) {
+	src := resp.Header.Clone()
+	removeHopHeaders(src)
 	h := w.Header()
-	for k, vs := range resp.Header {
-		if !isHopHeader(k) {
-			h[k] = vs
-		}
+	for k, vs := range src {
+		h[k] = vs
 	}
-	removeHopHeaders(h)
 	if resp.ContentLength >= 0 && h.Get("Content-Length") == "" && hasBody(resp) {
 		h.Set("Content-Length", strconv.FormatInt(resp.ContentLength, 10))
 	}

@@ -71,8 +71,8 @@ func New(target string, opts Options) (*Proxy, error) {
 			MaxIdleConns:          64,
 			MaxIdleConnsPerHost:   64,
 			IdleConnTimeout:       90 * time.Second,
-			ExpectContinueTimeout: 5 * time.Second,
-			DisableCompression:    true, // pass bodies as they are
+			ExpectContinueTimeout: time.Second, // as s3client
+			DisableCompression:    true,        // pass bodies as they are
 		},
 		served:   make(chan struct{}),
 		ctx:      ctx,
@@ -147,13 +147,13 @@ func (p *Proxy) SetDown(down bool) {
 // serve handles one request: count it, pick a fault, forward or break.
 func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	if !p.enter() {
-		return
+		panic(http.ErrAbortHandler) // closing: drop the connection
 	}
 	defer p.handlers.Done()
 	op, _, key := Classify(r)
 	rule, hit := p.pick(op, key)
 	if !hit {
-		p.forward(w, r, nil)
+		p.forward(w, r, op, nil)
 		return
 	}
 	switch rule.Fault {
@@ -170,7 +170,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	case ResetMidBody, Truncate, Stall:
 		p.breakBody(w, r, rule)
 	case FlipByte:
-		p.forward(w, r, &rule)
+		p.forward(w, r, op, &rule)
 	}
 }
 
