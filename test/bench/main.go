@@ -44,6 +44,12 @@ type options struct {
 	randomReads int
 	randomKiB   int
 	repeat      int
+	bigreadMiB  int    // read path: the object read by one cat
+	parFiles    int    // read path: objects read at once
+	parMiB      int    // read path: size of each of them
+	catFiles    int    // read path: small files cat reads after ls
+	rssMiB      int    // read path: the object read for the peak RSS
+	md5OffFlag  string // read path: mount flags that turn the MD5 check off
 	warmup      bool
 	s3fs        bool
 	only        string
@@ -60,10 +66,16 @@ func parseFlags() options {
 	flag.IntVar(&o.treeDirs, "tree-dirs", 10, "directories the find/du tree spreads its objects over")
 	flag.IntVar(&o.randomReads, "random-reads", 200, "number of random reads of the large file")
 	flag.IntVar(&o.randomKiB, "random-kib", 4, "size of each random read, KiB")
+	flag.IntVar(&o.bigreadMiB, "bigread-mib", 1024, "bigread: size of the object read by one cat (and with -md5-off-flag), MiB; uploaded in one PUT")
+	flag.IntVar(&o.parFiles, "par-files", 4, "bigread: number of objects read by as many cats at once")
+	flag.IntVar(&o.parMiB, "par-mib", 256, "bigread: size of each object read at once, MiB")
+	flag.IntVar(&o.catFiles, "cat-files", 100, "bigread: small files (of -file-kib) read by one cat after ls of their directory")
+	flag.IntVar(&o.rssMiB, "rss-mib", 4096, "bigread: size of the object read to measure the mount's peak RSS, MiB")
+	flag.StringVar(&o.md5OffFlag, "md5-off-flag", "", `bigread: mount flags that turn the MD5 check of whole reads off, e.g. "--verify-md5=false"; empty: the row is not run`)
 	flag.IntVar(&o.repeat, "n", 3, "runs of every timed scenario; the median is printed")
 	flag.BoolVar(&o.warmup, "warmup", true, "read the large file once, untimed, through each mount before the timed reads")
 	flag.BoolVar(&o.s3fs, "s3fs", true, "also measure s3fs, if it is installed (found on PATH)")
-	flag.StringVar(&o.only, "only", "", "comma-separated groups to run: write,read,small,ls,tree,random (default all)")
+	flag.StringVar(&o.only, "only", "", "comma-separated groups to run: write,read,small,ls,tree,random, and bigread (opt-in); all = every group (default: all but bigread)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir (logs of every mount) and print its path")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "Usage: go run ./test/bench [flags]\n\n"+
@@ -73,6 +85,7 @@ func parseFlags() options {
 	flag.Parse()
 	o.repeat = max(o.repeat, 1)
 	o.treeDirs = max(o.treeDirs, 1)
+	o.parFiles = max(o.parFiles, 1)
 	return o
 }
 
@@ -283,18 +296,23 @@ func (b *bench) setupS3fs() {
 	b.s3fsPath = p
 }
 
-// wants reports whether group is selected by -only.
+// wants reports whether group is selected by -only: by name, by "all",
+// or by default unless it is opt-in.
 func (b *bench) wants(group string) bool {
 	if b.opts.only == "" {
-		return true
+		return !optIn(group)
 	}
 	for _, g := range strings.Split(b.opts.only, ",") {
-		if strings.TrimSpace(g) == group {
+		if g = strings.TrimSpace(g); g == group || g == "all" {
 			return true
 		}
 	}
 	return false
 }
+
+// optIn reports whether group runs only when -only names it: the read
+// path (bigread) uploads 6 GiB and takes about 2.5 minutes by itself.
+func optIn(group string) bool { return group == "bigread" }
 
 // runAll runs the selected scenario groups in order; later groups read
 // what earlier ones wrote, and make it themselves when run alone.
@@ -310,6 +328,7 @@ func (b *bench) runAll() []*row {
 		{"ls", b.groupLs},
 		{"tree", b.groupTree},
 		{"random", b.groupRandom},
+		{"bigread", b.groupBigRead},
 	}
 	for _, g := range groups {
 		if !b.wants(g.name) {

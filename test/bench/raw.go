@@ -31,6 +31,13 @@ func (b *bench) rawUpload(ctx context.Context, key string) error {
 		_, err := b.client.PutObject(ctx, b.bucket, key, f, size, s3client.PutOptions{})
 		return err
 	}
+	return b.rawMultipart(ctx, key, f, size)
+}
+
+// rawMultipart uploads size bytes of src as a multipart upload with parts
+// of the part size, opts.parallel at a time.
+func (b *bench) rawMultipart(ctx context.Context, key string, src io.ReaderAt, size int64) error {
+	part := int64(b.opts.partMiB) << 20
 	id, err := b.client.CreateMultipartUpload(ctx, b.bucket, key, s3client.PutOptions{})
 	if err != nil {
 		return err
@@ -48,7 +55,7 @@ func (b *bench) rawUpload(ctx context.Context, key string) error {
 		go func(n int, off, sz int64) {
 			defer wg.Done()
 			defer func() { <-slots }()
-			etag, err := b.client.UploadPart(ctx, b.bucket, key, id, n, io.NewSectionReader(f, off, sz), sz)
+			etag, err := b.client.UploadPart(ctx, b.bucket, key, id, n, io.NewSectionReader(src, off, sz), sz)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -71,8 +78,9 @@ func (b *bench) rawUpload(ctx context.Context, key string) error {
 	return firstErr
 }
 
-// rawRead streams the whole object with one GET.
-func (b *bench) rawRead(ctx context.Context, key string) error {
+// rawGet streams the whole object, size bytes, with one GET read into a
+// 1 MiB buffer.
+func (b *bench) rawGet(ctx context.Context, key string, size int64) error {
 	body, _, err := b.client.GetObject(ctx, b.bucket, key, 0, -1)
 	if err != nil {
 		return err
@@ -90,8 +98,8 @@ func (b *bench) rawRead(ctx context.Context, key string) error {
 			return err
 		}
 	}
-	if n != b.bigSize() {
-		return fmt.Errorf("GET %s: %d bytes, want %d", key, n, b.bigSize())
+	if n != size {
+		return fmt.Errorf("GET %s: %d bytes, want %d", key, n, size)
 	}
 	return nil
 }

@@ -47,6 +47,25 @@ type row struct {
 	// s3fsNote replaces the s3fs column when s3fs was not run for this row.
 	s3fsNote string
 	notes    []string
+	// refs are further ways of doing it: another client, other mount flags.
+	refs []*ref
+	// target is what issue 10 asks of the row, measured what the run
+	// measured against it; "" and nil for the rows without one.
+	target   string
+	measured func(*row) string
+}
+
+// ref is one more way of doing a row's work, printed under "other readers".
+type ref struct {
+	name string
+	side
+}
+
+// addRef adds a way of doing r's work named name.
+func (r *row) addRef(name string) *ref {
+	o := &ref{name: name}
+	r.refs = append(r.refs, o)
+	return o
 }
 
 func (r *row) note(format string, args ...any) {
@@ -57,11 +76,22 @@ func (r *row) note(format string, args ...any) {
 // mount is ready before the clock starts; requests are counted in its log
 // from the offset noted just before work, read once it has exited.
 func (b *bench) onMount(extra []string, work func(dir string) error) (sample, error) {
+	return b.onMountAfter(extra, nil, work)
+}
+
+// onMountAfter is onMount with prep (if not nil) done on the mount first,
+// untimed and not counted: the state work starts from.
+func (b *bench) onMountAfter(extra []string, prep, work func(dir string) error) (sample, error) {
 	m, err := b.mountBucketfs(extra...)
 	if err != nil {
 		return sample{}, err
 	}
 	defer b.release(m)
+	if prep != nil {
+		if err := prep(m.dir); err != nil {
+			return sample{}, fmt.Errorf("bucketfs (before the clock): %w", err)
+		}
+	}
 	mark := m.logSize()
 	settle()
 	before := b.serverSnapshot()
@@ -110,11 +140,22 @@ func (b *bench) onRaw(work func(ctx context.Context) error) (sample, error) {
 // onS3fs times work on a fresh s3fs mount; its requests are what MinIO
 // counted meanwhile.
 func (b *bench) onS3fs(work func(dir string) error) (sample, error) {
+	return b.onS3fsAfter(nil, work)
+}
+
+// onS3fsAfter is onS3fs with prep (if not nil) done on the mount first,
+// untimed and not counted.
+func (b *bench) onS3fsAfter(prep, work func(dir string) error) (sample, error) {
 	m, err := b.mountS3fs()
 	if err != nil {
 		return sample{}, err
 	}
 	defer b.release(m)
+	if prep != nil {
+		if err := prep(m.dir); err != nil {
+			return sample{}, fmt.Errorf("s3fs (before the clock): %w", err)
+		}
+	}
 	settle()
 	before := b.serverSnapshot()
 	start := time.Now()
@@ -128,6 +169,22 @@ func (b *bench) onS3fs(work func(dir string) error) (sample, error) {
 	if err != nil {
 		return sample{}, fmt.Errorf("s3fs: %w\ns3fs log (%s):\n%s", err, m.logPath, m.tail())
 	}
+	return sample{d: d, counts: server, server: server, rssKiB: rss}, nil
+}
+
+// onCommand times work, a client other than bucketfs and the raw client
+// (rclone) that returns its peak RSS; its requests are what MinIO counted
+// meanwhile.
+func (b *bench) onCommand(who string, work func() (rssKiB int64, err error)) (sample, error) {
+	settle()
+	before := b.serverSnapshot()
+	start := time.Now()
+	rss, err := work()
+	d := time.Since(start)
+	if err != nil {
+		return sample{}, fmt.Errorf("%s: %w", who, err)
+	}
+	server := b.serverSince(before)
 	return sample{d: d, counts: server, server: server, rssKiB: rss}, nil
 }
 
