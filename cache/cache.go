@@ -11,12 +11,20 @@ import (
 	"github.com/hashicorp/golang-lru/v2/expirable"
 )
 
-// Options size the cache and set how long entries stay fresh.
+// Options size the cache and set how long entries stay fresh. Zero
+// values mean the defaults below, which the bucketfs command uses too.
 type Options struct {
-	Size        int           // number of entries (default 10000)
-	TTL         time.Duration // freshness of positive entries (default 30s)
-	NegativeTTL time.Duration // freshness of "missing" entries (default 5s)
+	Size        int           // number of entries (default DefaultSize)
+	TTL         time.Duration // freshness of positive entries (default DefaultTTL)
+	NegativeTTL time.Duration // freshness of "missing" entries (default DefaultNegativeTTL)
 }
+
+// The defaults of Options.
+const (
+	DefaultSize        = 100000
+	DefaultTTL         = 30 * time.Second
+	DefaultNegativeTTL = 5 * time.Second
+)
 
 // Entry is a cached answer: either a value or the knowledge that the name
 // is missing.
@@ -41,13 +49,13 @@ type Cache[V any] struct {
 // New returns an empty cache.
 func New[V any](opts Options) *Cache[V] {
 	if opts.Size <= 0 {
-		opts.Size = 10000
+		opts.Size = DefaultSize
 	}
 	if opts.TTL <= 0 {
-		opts.TTL = 30 * time.Second
+		opts.TTL = DefaultTTL
 	}
 	if opts.NegativeTTL <= 0 {
-		opts.NegativeTTL = 5 * time.Second
+		opts.NegativeTTL = DefaultNegativeTTL
 	}
 	if opts.NegativeTTL > opts.TTL {
 		opts.NegativeTTL = opts.TTL

@@ -146,11 +146,11 @@ func TestOptions(t *testing.T) {
 		in   Options
 		want Options
 	}{
-		{"defaults", Options{}, Options{Size: 10000, TTL: 30 * time.Second, NegativeTTL: 5 * time.Second}},
-		{"negative values", Options{Size: -1, TTL: -1, NegativeTTL: -1}, Options{Size: 10000, TTL: 30 * time.Second, NegativeTTL: 5 * time.Second}},
+		{"defaults", Options{}, Options{Size: DefaultSize, TTL: 30 * time.Second, NegativeTTL: 5 * time.Second}},
+		{"negative values", Options{Size: -1, TTL: -1, NegativeTTL: -1}, Options{Size: DefaultSize, TTL: 30 * time.Second, NegativeTTL: 5 * time.Second}},
 		{"kept", Options{Size: 7, TTL: time.Minute, NegativeTTL: time.Second}, Options{Size: 7, TTL: time.Minute, NegativeTTL: time.Second}},
-		{"negative TTL capped", Options{TTL: time.Second, NegativeTTL: time.Hour}, Options{Size: 10000, TTL: time.Second, NegativeTTL: time.Second}},
-		{"default negative TTL capped", Options{TTL: 2 * time.Second}, Options{Size: 10000, TTL: 2 * time.Second, NegativeTTL: 2 * time.Second}},
+		{"negative TTL capped", Options{TTL: time.Second, NegativeTTL: time.Hour}, Options{Size: DefaultSize, TTL: time.Second, NegativeTTL: time.Second}},
+		{"default negative TTL capped", Options{TTL: 2 * time.Second}, Options{Size: DefaultSize, TTL: 2 * time.Second, NegativeTTL: 2 * time.Second}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -14,24 +14,42 @@ import (
 	"github.com/bucketfs/bucketfs/s3client"
 )
 
-// WriteOptions shape uploads.
+// WriteOptions shape uploads. Zero values mean the defaults below,
+// which the bucketfs command uses too.
 type WriteOptions struct {
-	// PartSize is the multipart part size (default 8 MiB, at least 5 MiB).
-	// It doubles every 1000 parts so 10000 parts reach far past 5 TiB.
+	// PartSize is the multipart part size (default DefaultPartSize; S3
+	// wants at least MinPartSize, which Check says). It doubles every
+	// 1000 parts so 10000 parts reach far past 5 TiB.
 	PartSize int64
-	// Parallel is the number of parts uploaded at once (default 4).
-	// Memory used by one streaming file is at most (Parallel+1)*PartSize.
+	// Parallel is the number of parts uploaded at once (default
+	// DefaultParallel). Memory used by one streaming file is at most
+	// (Parallel+1)*PartSize.
 	Parallel int
 	// TempDir holds staged files (default os.TempDir()).
 	TempDir string
 }
 
+// Defaults and limits of WriteOptions.
+const (
+	DefaultPartSize = 8 << 20
+	MinPartSize     = 5 << 20 // S3's smallest part but the last
+	DefaultParallel = 4
+)
+
+// Check reports options S3 would refuse.
+func (o WriteOptions) Check() error {
+	if o.PartSize != 0 && o.PartSize < MinPartSize {
+		return fmt.Errorf("part size %d: S3 needs parts of at least 5 MiB (%d)", o.PartSize, MinPartSize)
+	}
+	return nil
+}
+
 func (o *WriteOptions) setDefaults() {
-	if o.PartSize < 5<<20 {
-		o.PartSize = 8 << 20
+	if o.PartSize <= 0 {
+		o.PartSize = DefaultPartSize
 	}
 	if o.Parallel <= 0 {
-		o.Parallel = 4
+		o.Parallel = DefaultParallel
 	}
 }
 

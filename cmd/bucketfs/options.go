@@ -25,6 +25,7 @@ type config struct {
 	kernelTTL          time.Duration
 	caFile             string
 	allowOther         bool
+	verifyMD5          bool
 
 	foreground   bool // -f: stay attached even as a mount helper
 	daemon       bool // --daemon, or run as a mount helper
@@ -71,14 +72,21 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fl.BoolVar(&cfg.fs.StatHead, "stat-head", true, "HEAD each object looked up for its mode, owner and mtime; false takes attributes from listings alone (fewer requests)")
 
 	// Cache.
-	fl.DurationVar(&cfg.cache.TTL, "cache-ttl", 30*time.Second, "how long attributes and listings stay cached (`duration`)")
-	fl.DurationVar(&cfg.cache.NegativeTTL, "negative-cache-ttl", 5*time.Second, "how long a missing name stays cached (`duration`)")
-	fl.IntVar(&cfg.cache.Size, "cache-size", 100000, "`number` of names the cache holds")
+	fl.DurationVar(&cfg.cache.TTL, "cache-ttl", cache.DefaultTTL, "how long attributes and listings stay cached (`duration`)")
+	fl.DurationVar(&cfg.cache.NegativeTTL, "negative-cache-ttl", cache.DefaultNegativeTTL, "how long a missing name stays cached (`duration`)")
+	fl.IntVar(&cfg.cache.Size, "cache-size", cache.DefaultSize, "`number` of names the cache holds")
 	fl.DurationVar(&cfg.kernelTTL, "kernel-cache-ttl", time.Second, "how long the kernel caches names and attributes (`duration`)")
 
 	// Uploads.
-	fl.Int64Var(&cfg.fs.Write.PartSize, "part-size", 8<<20, "multipart part size in `bytes` (at least 5 MiB)")
-	fl.IntVar(&cfg.fs.Write.Parallel, "upload-parallel", 4, "`number` of parts of one file uploaded at once")
+	fl.Int64Var(&cfg.fs.Write.PartSize, "part-size", bfs.DefaultPartSize, "multipart part size in `bytes` (at least 5 MiB)")
+	fl.IntVar(&cfg.fs.Write.Parallel, "upload-parallel", bfs.DefaultParallel, "`number` of parts of one file uploaded at once")
+
+	// Reads.
+	fl.BoolVar(&cfg.verifyMD5, "verify-md5", true, "check whole in-order reads of single-PUT objects against their ETag (MD5); a mismatch is EIO")
+
+	// Time limits.
+	fl.DurationVar(&cfg.s3.RequestTimeout, "request-timeout", s3client.DefaultRequestTimeout, "longest wait for an S3 answer, retries included (`duration`); after an upload's last byte, for its answer")
+	fl.DurationVar(&cfg.s3.IdleTimeout, "idle-timeout", s3client.DefaultIdleTimeout, "a body sent or received that moves no byte for this `duration` fails the attempt, which is retried")
 	fl.StringVar(&cfg.fs.Write.TempDir, "temp-dir", "", "`directory` for staging partially rewritten files (default $TMPDIR)")
 
 	// Running.
@@ -223,9 +231,13 @@ func (cfg *config) resolve() error {
 			cfg.s3.CAFiles = append(cfg.s3.CAFiles, f)
 		}
 	}
-	if cfg.fs.Write.PartSize < 5<<20 {
-		return fmt.Errorf("--part-size %d: S3 needs parts of at least 5 MiB (5242880)", cfg.fs.Write.PartSize)
+	if err := cfg.fs.Write.Check(); err != nil {
+		return fmt.Errorf("--part-size: %w", err)
 	}
+	if cfg.s3.RequestTimeout <= 0 || cfg.s3.IdleTimeout <= 0 {
+		return fmt.Errorf("--request-timeout and --idle-timeout must be positive")
+	}
+	cfg.fs.Read.NoVerify = !cfg.verifyMD5
 	return nil
 }
 
