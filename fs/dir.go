@@ -53,7 +53,26 @@ func (d *Dir) changing(name string) (loc, syscall.Errno) {
 	if errno != 0 {
 		return loc{}, errno
 	}
+	if errno := nameTooLong(l, name); errno != 0 {
+		return loc{}, errno
+	}
 	return l.child(name), 0
+}
+
+// Limits on names: a file name (as most filesystems), and a key (S3).
+const (
+	maxName = 255
+	maxKey  = 1024
+)
+
+// nameTooLong is ENAMETOOLONG if name in directory location d cannot be
+// stored (a name over 255 bytes, or a key, with a directory's "/", over
+// 1024 bytes), so that it fails at once instead of at upload.
+func nameTooLong(d loc, name string) syscall.Errno {
+	if len(name) > maxName || len(d.key)+len(name)+1 > maxKey {
+		return syscall.ENAMETOOLONG
+	}
+	return 0
 }
 
 var _ = (gofs.NodeGetattrer)((*Dir)(nil))
@@ -81,6 +100,9 @@ var _ = (gofs.NodeLookuper)((*Dir)(nil))
 func (d *Dir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
 	l, errno := d.where()
 	if errno != 0 {
+		return nil, errno
+	}
+	if errno := nameTooLong(l, name); errno != 0 {
 		return nil, errno
 	}
 	a, errno := d.fsys.stat(ctx, l.child(name))
@@ -236,6 +258,8 @@ func (d *Dir) Rmdir(ctx context.Context, name string) syscall.Errno {
 }
 
 // isEmptyDir reports whether directory l holds no key but its marker.
+// A marker that holds data (another tool stored bytes in "dir/") counts
+// as content: removing the directory would delete them.
 func (f *FS) isEmptyDir(ctx context.Context, l loc) (bool, error) {
 	page, err := f.store.ListObjects(ctx, l.bucket, s3client.ListInput{Prefix: l.key + "/", MaxKeys: 2})
 	if err != nil {
@@ -243,6 +267,10 @@ func (f *FS) isEmptyDir(ctx context.Context, l loc) (bool, error) {
 	}
 	for _, o := range page.Objects {
 		if o.Key != l.key+"/" {
+			return false, nil
+		}
+		if o.Size > 0 {
+			f.log.WithField("key", o.Key).Warnf("directory marker %q holds %d bytes of data: not removing it (ENOTEMPTY)", o.Key, o.Size)
 			return false, nil
 		}
 	}

@@ -35,6 +35,8 @@ func toErrno(err error) syscall.Errno {
 		return syscall.EEXIST
 	case errors.Is(err, s3client.ErrInvalidName):
 		return syscall.EINVAL
+	case errors.Is(err, s3client.ErrKeyTooLong):
+		return syscall.ENAMETOOLONG
 	}
 	return syscall.EIO
 }

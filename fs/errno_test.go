@@ -46,7 +46,7 @@ func TestToErrno(t *testing.T) {
 		{"BucketAlreadyExists", s3err(http.StatusConflict, "BucketAlreadyExists"), syscall.EEXIST},
 		{"BucketAlreadyOwnedByYou", s3err(http.StatusConflict, "BucketAlreadyOwnedByYou"), syscall.EEXIST},
 		{"InvalidBucketName", s3err(http.StatusBadRequest, "InvalidBucketName"), syscall.EINVAL},
-		{"KeyTooLongError", s3err(http.StatusBadRequest, "KeyTooLongError"), syscall.EINVAL},
+		{"KeyTooLongError", s3err(http.StatusBadRequest, "KeyTooLongError"), syscall.ENAMETOOLONG},
 		{"InternalError", s3err(http.StatusInternalServerError, "InternalError"), syscall.EIO},
 		{"SlowDown", s3err(http.StatusServiceUnavailable, "SlowDown"), syscall.EIO},
 		{"PreconditionFailed", s3err(http.StatusPreconditionFailed, "PreconditionFailed"), syscall.EIO},

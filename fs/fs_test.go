@@ -398,3 +398,45 @@ func TestStatScanHeadsAhead(t *testing.T) {
 		t.Errorf("HEADs for stat of 300 listed files: got %v, want 300 (one each)", got)
 	}
 }
+
+// rmdir of a directory whose marker object holds data (stored by another
+// tool) refuses rather than delete the data.
+func TestRmdirKeepsMarkerData(t *testing.T) {
+	mnt, store := mountKeys(t)
+	store.set("d/", []byte("data in the marker"))
+	if err := syscall.Rmdir(filepath.Join(mnt, "d")); !errors.Is(err, syscall.ENOTEMPTY) {
+		t.Errorf("rmdir: got %v, want ENOTEMPTY", err)
+	}
+	checkObject(t, store, "d/", []byte("data in the marker"))
+}
+
+// Names S3 or the kernel would refuse later fail at once with
+// ENAMETOOLONG, and nothing is stored.
+func TestNameTooLong(t *testing.T) {
+	mnt, store := mountKeys(t)
+	long := strings.Repeat("n", 256)
+	if _, err := os.Create(filepath.Join(mnt, long)); !errors.Is(err, syscall.ENAMETOOLONG) {
+		t.Errorf("create of a 256-byte name: got %v, want ENAMETOOLONG", err)
+	}
+	if err := os.Mkdir(filepath.Join(mnt, long), 0o755); !errors.Is(err, syscall.ENAMETOOLONG) {
+		t.Errorf("mkdir of a 256-byte name: got %v, want ENAMETOOLONG", err)
+	}
+	// Five directories of 200 bytes: a key of 1000 bytes, then a file of
+	// 30 more passes 1024.
+	dir := mnt
+	for i := 0; i < 5; i++ {
+		dir = filepath.Join(dir, strings.Repeat(string(rune('a'+i)), 199))
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, strings.Repeat("f", 30)), []byte("x"), 0o644); !errors.Is(err, syscall.ENAMETOOLONG) {
+		t.Errorf("create of a 1030-byte key: got %v, want ENAMETOOLONG", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "ok"), []byte("x"), 0o644); err != nil {
+		t.Errorf("create of a 1003-byte key: %v", err)
+	}
+	if n := store.count("PutObject"); n != 6 {
+		t.Errorf("PutObject: got %d, want 6 (5 markers and ok)", n)
+	}
+}

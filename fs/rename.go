@@ -47,6 +47,9 @@ func (d *Dir) Rename(ctx context.Context, name string, newParent gofs.InodeEmbed
 	if errno != 0 {
 		return errno
 	}
+	if errno := nameTooLong(to, newName); errno != 0 {
+		return errno
+	}
 	src, dst := from.child(name), to.child(newName)
 	if src.bucket != dst.bucket {
 		return syscall.EXDEV

@@ -15,6 +15,7 @@ var (
 	ErrBucketNotEmpty     = errors.New("bucket not empty")
 	ErrAlreadyExists      = errors.New("already exists")
 	ErrInvalidName        = errors.New("invalid name")
+	ErrKeyTooLong         = errors.New("key too long")
 	ErrPreconditionFailed = errors.New("precondition failed")
 )
 
@@ -64,7 +65,9 @@ func (e *Error) Is(target error) bool {
 	case ErrAlreadyExists:
 		return e.Code == "BucketAlreadyExists" || e.Code == "BucketAlreadyOwnedByYou"
 	case ErrInvalidName:
-		return e.Code == "InvalidBucketName" || e.Code == "KeyTooLongError"
+		return e.Code == "InvalidBucketName"
+	case ErrKeyTooLong:
+		return e.Code == "KeyTooLongError"
 	case ErrPreconditionFailed:
 		return e.Code == "PreconditionFailed" || e.StatusCode == http.StatusPreconditionFailed
 	}

@@ -104,7 +104,7 @@ func TestErrorIsSentinels(t *testing.T) {
 		{"BucketAlreadyExists", 409, []error{ErrAlreadyExists}},
 		{"BucketAlreadyOwnedByYou", 409, []error{ErrAlreadyExists}},
 		{"InvalidBucketName", 400, []error{ErrInvalidName}},
-		{"KeyTooLongError", 400, []error{ErrInvalidName}},
+		{"KeyTooLongError", 400, []error{ErrKeyTooLong}},
 		{"PreconditionFailed", 412, []error{ErrPreconditionFailed}},
 		{"", 412, []error{ErrPreconditionFailed}},
 		{"InternalError", 500, nil},
