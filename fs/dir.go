@@ -174,6 +174,7 @@ func (d *Dir) Create(ctx context.Context, name string, flags uint32, mode uint32
 	f := &File{fsys: d.fsys, attr: Attr{Mtime: meta.Mtime, Meta: meta}}
 	f.w = d.fsys.newWriter(0, true)
 	f.writers = 1
+	f.publish()
 	d.fsys.remember(target, f.attr)
 	f.mu.Lock()
 	f.fillLocked(&out.Attr)

@@ -37,8 +37,9 @@ type fakeStore struct {
 	uploads  map[string]*fakeUpload       // multipart uploads by id
 	mtime    time.Time
 	calls    map[string]int
-	gotBytes int64 // bytes returned by GetObject
-	putErr   error // returned by PutObject when set
+	gotBytes int64         // bytes returned by GetObject
+	putErr   error         // returned by PutObject when set
+	putGate  chan struct{} // when set, PutObject waits until it is closed
 }
 
 var _ Store = (*fakeStore)(nil)
@@ -173,6 +174,12 @@ func (s *fakeStore) PutObject(ctx context.Context, bucket, key string, body io.R
 	data, err := io.ReadAll(io.NewSectionReader(body, 0, size))
 	if err != nil || int64(len(data)) != size {
 		s.t.Errorf("PutObject(%q): read %d of %d bytes: %v", key, len(data), size, err)
+	}
+	s.mu.Lock()
+	gate := s.putGate
+	s.mu.Unlock()
+	if gate != nil {
+		<-gate // an upload that takes its time
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

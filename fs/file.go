@@ -16,13 +16,23 @@ import (
 // File is a regular file backed by one object. While it is open for
 // writing, a writer holds the new content (memory, parts in flight, or a
 // staged temp file) until flush uploads it.
+//
+// Two locks: io serializes everything that touches the writer and the
+// network I/O that goes with it (writes, local reads, truncation,
+// uploads, metadata rewrites) and may be held for as long as an upload
+// takes; mu guards the file's fields and is never held across network
+// I/O, so stat and readdir, which take only mu, never wait for an
+// upload. io is taken before mu, never the other way round. Methods
+// named ...IO need io held and take mu themselves; ...Locked need mu.
 type File struct {
 	gofs.Inode
 	fsys *FS
 
-	mu       sync.Mutex // protects the fields below; held across uploads
+	io sync.Mutex // serializes content changes and uploads; before mu
+	w  *writer    // non-nil while open for writing (or truncating); guarded by io
+
+	mu       sync.Mutex // protects the fields below; never held across network I/O
 	attr     Attr       // what the object is (or will be once flushed)
-	w        *writer    // non-nil while open for writing
 	writers  int        // open writable handles
 	written  time.Time  // last change of content not yet uploaded
 	unlinked bool       // the name was removed; nothing is uploaded any more
@@ -39,14 +49,35 @@ type File struct {
 		mtime time.Time
 		etag  string
 	}
+	// local is what the writer holds, copied by publish whenever it
+	// changes, for those who must not wait for io.
+	local struct {
+		open    bool  // a writer exists
+		content bool  // reads and the size come from the writer
+		size    int64 // the writer's size
+		dirty   bool  // it holds changes not uploaded yet
+	}
+}
+
+// publish copies the writer's state where mu guards it. f.io must be held.
+func (f *File) publish() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	w := f.w
+	f.local.open = w != nil
+	f.local.content = w != nil && w.local()
+	f.local.size, f.local.dirty = 0, false
+	if w != nil {
+		f.local.size, f.local.dirty = w.size, w.dirty
+	}
 }
 
 // refresh takes size, times and metadata from a listing or HEAD unless
-// local writes are pending. It fills out with what the file now reports.
+// the file is open for writing. It fills out with what the file now reports.
 func (f *File) refresh(a Attr, out *fuse.Attr) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.w == nil {
+	if !f.local.open {
 		if a.Meta == nil && f.attr.sameVersion(a) {
 			a.Meta = f.attr.Meta // a listing does not forget what HEAD said
 		}
@@ -59,15 +90,15 @@ func (f *File) refresh(a Attr, out *fuse.Attr) {
 func (f *File) pending() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.w != nil && f.w.dirty
+	return f.local.dirty && !f.unlinked
 }
 
 // fillLocked fills out from the file's state; a file whose name was
 // removed (unlink, or replaced by rename) has no links. f.mu must be held.
 func (f *File) fillLocked(out *fuse.Attr) {
 	a := f.attr
-	if f.w != nil && f.w.local() {
-		a.Size = f.w.size
+	if f.local.content {
+		a.Size = f.local.size
 	}
 	f.fsys.fillAttr(a, out)
 	if f.unlinked {
@@ -88,13 +119,11 @@ func (f *File) markChanged() {
 	}
 }
 
+// markUnlinked records that the name is gone: nothing is uploaded any more.
 func (f *File) markUnlinked() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.unlinked = true
-	if f.w != nil {
-		f.w.dirty = false
-	}
 }
 
 // where is the object location of f.
@@ -102,65 +131,88 @@ func (f *File) where() (loc, bool) {
 	return f.fsys.locate(&f.Inode, false)
 }
 
-// targetLocked names the upload of f's content with its metadata, which
-// it first learns with a HEAD if only a listing was seen (an upload must
-// not drop an object's mode or owner). f.mu must be held.
-func (f *File) targetLocked(ctx context.Context) (target, syscall.Errno) {
+// targetIO names the upload of f's content with its metadata, which it
+// first learns with a HEAD if only a listing was seen (an upload must
+// not drop an object's mode or owner). f.io must be held.
+func (f *File) targetIO(ctx context.Context) (target, syscall.Errno) {
 	l, ok := f.where()
-	if !ok || f.unlinked {
+	f.mu.Lock()
+	unlinked, meta := f.unlinked, f.attr.Meta
+	f.mu.Unlock()
+	if !ok || unlinked {
 		return target{}, syscall.ENOENT
 	}
-	if f.attr.Meta == nil {
+	if meta == nil {
 		info, err := f.fsys.store.HeadObject(ctx, l.bucket, l.key)
 		switch {
 		case err == nil:
-			f.attr.Meta = parseMeta(info)
-			if f.attr.ETag == "" {
-				f.attr.ETag = info.ETag
-			}
+			meta = parseMeta(info)
 		case errors.Is(err, s3client.ErrNotFound):
-			f.attr.Meta = noMeta()
+			meta, info = noMeta(), nil
 		default:
 			return target{}, f.fsys.errno("head", l.key, err)
 		}
+		f.mu.Lock()
+		if f.attr.Meta == nil {
+			f.attr.Meta = meta
+			if f.attr.ETag == "" && info != nil {
+				f.attr.ETag = info.ETag
+			}
+		}
+		f.mu.Unlock()
 	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	return target{bucket: l.bucket, key: l.key, put: f.attr.Meta.putOptions(l.key), etag: f.attr.ETag}, 0
 }
 
-// flushLocked uploads pending writes. f.mu must be held.
-func (f *File) flushLocked(ctx context.Context) syscall.Errno {
-	if f.w == nil || !f.w.dirty || f.unlinked {
+// flushIO uploads pending writes. f.io must be held.
+func (f *File) flushIO(ctx context.Context) syscall.Errno {
+	if f.w == nil || !f.w.dirty {
 		return 0
 	}
-	t, errno := f.targetLocked(ctx)
+	f.mu.Lock()
+	unlinked := f.unlinked
+	f.mu.Unlock()
+	if unlinked {
+		return 0
+	}
+	t, errno := f.targetIO(ctx)
 	if errno != 0 {
 		return errno
 	}
+	f.mu.Lock()
 	if !f.written.IsZero() {
 		m := f.attr.Meta.clone() // Meta values are shared with the cache: never change one
 		m.Mtime = f.written
 		f.attr.Meta = m
 		t.put = f.attr.Meta.putOptions(t.key)
 	}
+	f.mu.Unlock()
 	size := f.w.size
 	etag, err := f.w.Flush(ctx, t)
+	f.publish()
 	if err != nil {
 		f.fsys.log.WithField("key", t.key).Errorf("upload failed, data not saved: %v", err)
 		return syscall.EIO
 	}
+	f.mu.Lock()
 	f.attr.Size, f.attr.Mtime, f.attr.ETag, f.written = size, time.Now(), etag, time.Time{}
 	f.gen++
-	f.fsys.remember(loc{t.bucket, t.key}, f.attr)
+	a := f.attr
+	f.mu.Unlock()
+	f.fsys.remember(loc{t.bucket, t.key}, a)
 	return 0
 }
 
 var _ = (gofs.NodeGetattrer)((*File)(nil))
 
 // Getattr reports pending writes, else what the cache (or a fresh HEAD,
-// once the cache entry expired) says of the object.
+// once the cache entry expired) says of the object. It never waits for
+// an upload.
 func (f *File) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	f.mu.Lock()
-	writing := f.w != nil
+	writing := f.local.open
 	f.mu.Unlock()
 	if !writing {
 		if l, ok := f.where(); ok {
@@ -185,69 +237,93 @@ func (f *File) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttr
 	if errno := f.fsys.readOnly(); errno != 0 {
 		return errno
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	metaChange := metaChanges(in)
+	f.io.Lock()
+	defer f.io.Unlock()
 	if size, ok := in.GetSize(); ok {
-		if errno := f.truncateLocked(ctx, int64(size)); errno != 0 {
+		if errno := f.truncateIO(ctx, int64(size)); errno != 0 {
 			return errno
 		}
 	}
-	if metaChange {
-		if _, errno := f.targetLocked(ctx); errno != 0 {
+	if metaChanges(in) {
+		if _, errno := f.targetIO(ctx); errno != 0 {
 			return errno
 		}
+		f.mu.Lock()
 		f.attr.Meta = applySetattr(f.attr.Meta.clone(), in, syscall.S_IFREG)
 		if _, ok := in.GetMTime(); ok {
 			f.written = time.Time{} // an explicit mtime wins over the writes'
 		}
+		f.mu.Unlock()
 		if f.w == nil || !f.w.dirty {
-			if errno := f.rewriteMetaLocked(ctx); errno != 0 {
+			if errno := f.rewriteMetaIO(ctx); errno != 0 {
 				return errno
 			}
 		}
 	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.fillLocked(&out.Attr)
 	return 0
 }
 
-// truncateLocked sets the size; without open writers it uploads at once.
-// f.mu must be held.
-func (f *File) truncateLocked(ctx context.Context, size int64) syscall.Errno {
-	temporary := f.w == nil
-	if temporary {
-		f.w = f.fsys.newWriter(f.attr.Size, false)
-		defer func() { f.w.Close(); f.w = nil }()
+// truncateIO sets the size; without open writers it uploads at once.
+// f.io must be held.
+func (f *File) truncateIO(ctx context.Context, size int64) syscall.Errno {
+	if f.w == nil {
+		f.mu.Lock()
+		now := f.attr.Size
+		f.mu.Unlock()
+		f.w = f.fsys.newWriter(now, false)
+		defer func() {
+			f.w.Close()
+			f.w = nil
+			f.publish()
+		}()
+		if errno := f.truncateWriterIO(ctx, size); errno != 0 {
+			return errno
+		}
+		return f.flushIO(ctx)
 	}
-	t, errno := f.targetLocked(ctx)
+	return f.truncateWriterIO(ctx, size)
+}
+
+// truncateWriterIO truncates the writer's content. f.io must be held.
+func (f *File) truncateWriterIO(ctx context.Context, size int64) syscall.Errno {
+	defer f.publish()
+	t, errno := f.targetIO(ctx)
 	if errno != 0 {
 		return errno
 	}
 	if err := f.w.Truncate(ctx, t, size); err != nil {
 		return f.fsys.errno("truncate", t.key, err)
 	}
+	f.mu.Lock()
 	f.written = time.Now()
-	if temporary {
-		return f.flushLocked(ctx)
-	}
+	f.mu.Unlock()
 	return 0
 }
 
-// rewriteMetaLocked stores f.attr.Meta by copying the object onto itself.
-// f.mu must be held.
-func (f *File) rewriteMetaLocked(ctx context.Context) syscall.Errno {
+// rewriteMetaIO stores f.attr.Meta by copying the object onto itself.
+// f.io must be held.
+func (f *File) rewriteMetaIO(ctx context.Context) syscall.Errno {
 	l, ok := f.where()
 	if !ok {
 		return syscall.ENOENT
 	}
-	etag, err := f.fsys.rewriteMeta(ctx, l, f.attr.Meta)
+	f.mu.Lock()
+	meta := f.attr.Meta
+	f.mu.Unlock()
+	etag, err := f.fsys.rewriteMeta(ctx, l, meta)
 	if err != nil {
 		return f.fsys.errno("setattr", l.key, err)
 	}
 	// A new version of the same content: open handles read it.
+	f.mu.Lock()
 	f.attr.ETag = etag
 	f.gen++
-	f.fsys.remember(l, f.attr)
+	a := f.attr
+	f.mu.Unlock()
+	f.fsys.remember(l, a)
 	return 0
 }
 
@@ -256,7 +332,7 @@ var _ = (gofs.NodeOpener)((*File)(nil))
 // Open returns a handle; writable handles share the file's writer.
 func (f *File) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
 	f.mu.Lock()
-	changed := f.changed && f.w == nil
+	changed := f.changed && !f.local.open
 	f.mu.Unlock()
 	if changed {
 		// A reader saw the object change: learn the new version (the
@@ -275,16 +351,20 @@ func (f *File) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 		if errno := f.fsys.readOnly(); errno != 0 {
 			return nil, 0, errno
 		}
+		f.io.Lock()
+		defer f.io.Unlock()
 		f.mu.Lock()
-		defer f.mu.Unlock()
 		h := f.newHandleLocked(true)
-		if f.w == nil {
-			f.w = f.fsys.newWriter(f.attr.Size, false)
-		}
 		f.writers++
+		size := f.attr.Size
+		f.mu.Unlock()
+		if f.w == nil {
+			f.w = f.fsys.newWriter(size, false)
+			f.publish()
+		}
 		if flags&syscall.O_TRUNC != 0 {
-			if errno := f.truncateLocked(ctx, 0); errno != 0 {
-				f.releaseWriterLocked()
+			if errno := f.truncateIO(ctx, 0); errno != 0 {
+				f.releaseWriterIO()
 				return nil, 0, errno
 			}
 		}
@@ -294,7 +374,7 @@ func (f *File) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 	defer f.mu.Unlock()
 	h := f.newHandleLocked(false)
 	var fuseFlags uint32
-	if f.w == nil && f.attr.Size == f.opened.size && f.attr.Mtime.Equal(f.opened.mtime) && !f.attr.Mtime.IsZero() &&
+	if !f.local.open && f.attr.Size == f.opened.size && f.attr.Mtime.Equal(f.opened.mtime) && !f.attr.Mtime.IsZero() &&
 		(f.attr.ETag == "" || sameETag(f.attr.ETag, f.opened.etag)) {
 		fuseFlags = fuse.FOPEN_KEEP_CACHE // unchanged since the last open
 	}
@@ -302,15 +382,18 @@ func (f *File) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 	return h, fuseFlags, 0
 }
 
-// releaseWriterLocked ends one writable handle; the last one uploads
-// what is still pending (flush already reported failures) and drops the
-// writer. f.mu must be held.
-func (f *File) releaseWriterLocked() syscall.Errno {
+// releaseWriterIO ends one writable handle; the last one uploads what is
+// still pending (flush already reported failures) and drops the writer.
+// f.io must be held.
+func (f *File) releaseWriterIO() syscall.Errno {
+	f.mu.Lock()
 	f.writers--
-	if f.writers > 0 {
+	left := f.writers
+	f.mu.Unlock()
+	if left > 0 {
 		return 0
 	}
-	errno := f.flushLocked(context.Background())
+	errno := f.flushIO(context.Background())
 	if errno != 0 {
 		// Nobody can retry any more: forget the unsaved content rather
 		// than serve what the server does not have.
@@ -321,6 +404,9 @@ func (f *File) releaseWriterLocked() syscall.Errno {
 	}
 	f.w.Close()
 	f.w = nil
+	f.mu.Lock()
 	f.written = time.Time{}
+	f.mu.Unlock()
+	f.publish()
 	return errno
 }

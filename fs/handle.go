@@ -34,18 +34,14 @@ var _ = (gofs.FileReader)((*handle)(nil))
 func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
 	f := h.file
 	f.mu.Lock()
-	if f.w != nil && f.w.local() {
-		defer f.mu.Unlock()
-		t, errno := f.targetLocked(ctx)
-		if errno != 0 {
-			return nil, errno
+	local := f.local.content
+	f.mu.Unlock()
+	if local {
+		if res, errno, ok := h.readLocal(ctx, dest, off); ok {
+			return res, errno
 		}
-		n, err := f.w.ReadAt(ctx, t, dest, off)
-		if err != nil {
-			return nil, f.fsys.errno("read", t.key, err)
-		}
-		return fuse.ReadResultData(dest[:n]), 0
 	}
+	f.mu.Lock()
 	now, gen := version{f.attr.Size, f.attr.ETag}, f.gen
 	l, ok := f.where()
 	f.mu.Unlock()
@@ -77,24 +73,48 @@ func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadRes
 	return fuse.ReadResultData(dest[:n]), 0
 }
 
+// readLocal serves a read from the writer if it holds the content
+// (ok false: it no longer does, read from S3).
+func (h *handle) readLocal(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno, bool) {
+	f := h.file
+	f.io.Lock()
+	defer f.io.Unlock()
+	if f.w == nil || !f.w.local() {
+		return nil, 0, false
+	}
+	defer f.publish()
+	t, errno := f.targetIO(ctx)
+	if errno != 0 {
+		return nil, errno, true
+	}
+	n, err := f.w.ReadAt(ctx, t, dest, off)
+	if err != nil {
+		return nil, f.fsys.errno("read", t.key, err), true
+	}
+	return fuse.ReadResultData(dest[:n]), 0, true
+}
+
 var _ = (gofs.FileWriter)((*handle)(nil))
 
 // Write hands data to the file's writer.
 func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
 	f := h.file
-	f.mu.Lock()
-	defer f.mu.Unlock()
+	f.io.Lock()
+	defer f.io.Unlock()
 	if f.w == nil {
 		return 0, syscall.EBADF
 	}
-	t, errno := f.targetLocked(ctx)
+	defer f.publish()
+	t, errno := f.targetIO(ctx)
 	if errno != 0 {
 		return 0, errno
 	}
 	if err := f.w.Write(ctx, t, data, off); err != nil {
 		return 0, f.fsys.errno("write", t.key, err)
 	}
+	f.mu.Lock()
 	f.written = time.Now()
+	f.mu.Unlock()
 	return uint32(len(data)), 0
 }
 
@@ -105,9 +125,9 @@ func (h *handle) Flush(ctx context.Context) syscall.Errno {
 	if !h.writable {
 		return 0
 	}
-	h.file.mu.Lock()
-	defer h.file.mu.Unlock()
-	return h.file.flushLocked(ctx)
+	h.file.io.Lock()
+	defer h.file.io.Unlock()
+	return h.file.flushIO(ctx)
 }
 
 var _ = (gofs.FileFsyncer)((*handle)(nil))
@@ -129,7 +149,7 @@ func (h *handle) Release(ctx context.Context) syscall.Errno {
 	if !h.writable {
 		return 0
 	}
-	h.file.mu.Lock()
-	defer h.file.mu.Unlock()
-	return h.file.releaseWriterLocked()
+	h.file.io.Lock()
+	defer h.file.io.Unlock()
+	return h.file.releaseWriterIO()
 }

@@ -60,12 +60,18 @@ type ReadOptions struct {
 	NoVerify bool
 }
 
+// Defaults of ReadOptions.
+const (
+	DefaultChunkSize = 2 << 20
+	DefaultMaxAhead  = 8
+)
+
 func (o *ReadOptions) setDefaults() {
 	if o.ChunkSize <= 0 {
-		o.ChunkSize = 2 << 20
+		o.ChunkSize = DefaultChunkSize
 	}
 	if o.MaxAhead <= 0 {
-		o.MaxAhead = 8
+		o.MaxAhead = DefaultMaxAhead
 	}
 	if o.Block <= 0 {
 		o.Block = 128 << 10

@@ -87,8 +87,10 @@ func (d *Dir) Rename(ctx context.Context, name string, newParent gofs.InodeEmbed
 		return 0
 	}
 	if f := d.childFile(name); f != nil {
+		f.io.Lock()
+		errno := f.flushIO(ctx)
+		f.io.Unlock()
 		f.mu.Lock()
-		errno := f.flushLocked(ctx)
 		a.Size = f.attr.Size
 		f.mu.Unlock()
 		if errno != 0 {

@@ -207,3 +207,43 @@ func TestFailedMultipartStartKeepsOldObject(t *testing.T) {
 		t.Errorf("uploads that replaced the object: got %v, want 0", got)
 	}
 }
+
+// While a file's upload at close takes its time, stat of the file and a
+// listing of its directory answer at once: no lock is held across it.
+func TestStatDuringUpload(t *testing.T) {
+	store := newFakeStore(t, "b")
+	mnt := mountParts(t, store)
+	gate := make(chan struct{})
+	store.mu.Lock()
+	store.putGate = gate
+	store.mu.Unlock()
+	f, err := os.Create(filepath.Join(mnt, "f"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write(randomBytes(100 << 10)); err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- f.Close() }()
+	time.Sleep(100 * time.Millisecond) // the close is waiting in PutObject
+	start := time.Now()
+	st, err := os.Stat(filepath.Join(mnt, "f"))
+	if err != nil || st.Size() != 100<<10 {
+		t.Errorf("stat during the upload: %v, %v; want 100 KiB", st, err)
+	}
+	checkNames(t, mnt, "f")
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("stat and ls during an upload took %v", d)
+	}
+	select {
+	case err := <-closed:
+		t.Fatalf("close returned (%v) before the upload could finish", err)
+	default:
+	}
+	close(gate)
+	if err := <-closed; err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	checkObject(t, store, "f", randomBytes(100<<10))
+}

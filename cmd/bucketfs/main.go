@@ -163,6 +163,11 @@ func run(cfg config, ready *os.File) error {
 		server.Unmount()
 		return fmt.Errorf("mount %s does not answer: %w", cfg.mountpoint, err)
 	}
+	if cfg.readAheadKiB > 0 {
+		if err := setReadAhead(cfg.mountpoint, cfg.readAheadKiB); err != nil {
+			logger.Warnf("kernel read-ahead stays at its default (128 KiB): %v", err)
+		}
+	}
 	logger.Infof("mounted %s at %s (bucketfs %s)", cfg.source, cfg.mountpoint, version)
 	report(ready, nil)
 

@@ -26,6 +26,7 @@ type config struct {
 	caFile             string
 	allowOther         bool
 	verifyMD5          bool
+	readAheadKiB       int
 
 	foreground   bool // -f: stay attached even as a mount helper
 	daemon       bool // --daemon, or run as a mount helper
@@ -82,6 +83,9 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fl.IntVar(&cfg.fs.Write.Parallel, "upload-parallel", bfs.DefaultParallel, "`number` of parts of one file uploaded at once")
 
 	// Reads.
+	fl.IntVar(&cfg.readAheadKiB, "read-ahead-kib", 8192, "kernel read-ahead of the mount in `KiB` (sysfs read_ahead_kb; 0 leaves the kernel's 128)")
+	fl.Int64Var(&cfg.fs.Read.ChunkSize, "read-chunk", bfs.DefaultChunkSize, "size of one ranged GET of a sequential read, `bytes`")
+	fl.IntVar(&cfg.fs.Read.MaxAhead, "read-ahead-chunks", bfs.DefaultMaxAhead, "most `number` of GETs in flight ahead of one sequential reader")
 	fl.BoolVar(&cfg.verifyMD5, "verify-md5", true, "check whole in-order reads of single-PUT objects against their ETag (MD5); a mismatch is EIO")
 
 	// Time limits.
