@@ -106,8 +106,17 @@ func New(store Store, cacheOpts cache.Options, opts Options, log *logrus.Entry) 
 	return f, &Dir{fsys: f}
 }
 
-// loc is where a node lives: a bucket and a key (files) or key prefix
-// ending in "/" (directories; "" or the mount prefix at a bucket root).
+// loc is where a node lives: a bucket and a key. The key means one of
+// two things, and which one is up to the holder:
+//
+//   - a file location: the object's key, without a trailing "/"
+//     ("a/b/c"); also how a directory is named in its parent (the
+//     attribute cache and listings know directory "a/b/c/" as "a/b/c");
+//   - a directory location: the key prefix of its entries, ending in
+//     "/" ("a/b/c/"), or "" or the mount prefix at a bucket root.
+//
+// child turns a directory location into a file location of an entry;
+// asFile and asDir convert between a directory's two names.
 type loc struct {
 	bucket, key string
 }
@@ -145,10 +154,20 @@ func (f *FS) locate(n *gofs.Inode, dir bool) (loc, bool) {
 // child is the location of name inside directory location d.
 func (d loc) child(name string) loc { return loc{d.bucket, d.key + name} }
 
+// asFile is directory location d ("a/b/") as the file location of its
+// name ("a/b"), where its attributes are cached and its marker is
+// named. Not for a bucket root, which has no name.
+func (d loc) asFile() loc { return loc{d.bucket, strings.TrimSuffix(d.key, "/")} }
+
+// asDir is file location l ("a/b") as a directory location ("a/b/"):
+// the prefix of its entries and the key of its marker.
+func (l loc) asDir() loc { return loc{l.bucket, l.key + "/"} }
+
 // cacheKey is the cache key of a location.
 func (l loc) cacheKey() string { return l.bucket + "/" + l.key }
 
-func (l loc) String() string { return l.bucket + "/" + l.key }
+// String is l as "bucket/key", as its cache key.
+func (l loc) String() string { return l.cacheKey() }
 
 // fillAttr sets out from a, with the mount's defaults where the object
 // has no metadata.

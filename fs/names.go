@@ -58,7 +58,7 @@ func (f *FS) forget(l loc) {
 		delete(ls.Value.names, name)
 		ls.Value.mu.Unlock()
 	}
-	f.listings.Remove(l.cacheKey() + "/")
+	f.listings.Remove(l.asDir().cacheKey())
 }
 
 // stat answers what l is: a file, a directory (marker or implied by

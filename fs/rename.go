@@ -121,8 +121,8 @@ func (d *Dir) Rename(ctx context.Context, name string, newParent gofs.InodeEmbed
 // forgetTree drops what the caches know of directory l and below.
 func (f *FS) forgetTree(l loc) {
 	f.forget(l)
-	f.attrs.RemovePrefix(l.cacheKey() + "/")
-	f.listings.RemovePrefix(l.cacheKey() + "/")
+	f.attrs.RemovePrefix(l.asDir().cacheKey())
+	f.listings.RemovePrefix(l.asDir().cacheKey())
 }
 
 // copyObject copies src to dst with its metadata; objects over 5 GiB are
