@@ -1,5 +1,10 @@
 // Package s3client is the one place that speaks S3: signing, addressing,
 // transport, retries and typed errors. It knows nothing of FUSE or files.
+//
+// "The seed", in comments and tests here, is the field note that started
+// this project: boto 2 talking to a Ceph RADOS Gateway, with path-style
+// URLs, SigV2, Content-MD5 and Expect: 100-continue. Whatever the seed's
+// client did, this one must do too, on that server as on MinIO and AWS.
 package s3client
 
 import (
