@@ -31,11 +31,13 @@ type Store interface {
 	PutObject(ctx context.Context, bucket, key string, body io.ReaderAt, size int64, opts s3client.PutOptions) (string, error)
 	DeleteObject(ctx context.Context, bucket, key string) error
 	CopyObject(ctx context.Context, bucket, key, srcBucket, srcKey string, opts s3client.CopyOptions) (string, error)
+	// CopyObjectAnySize is CopyObject for an object of size bytes, in
+	// parts if S3 would refuse one copy of it (over 5 GiB).
+	CopyObjectAnySize(ctx context.Context, bucket, key, srcBucket, srcKey string, size int64, opts s3client.CopyOptions) (string, error)
 	ListObjects(ctx context.Context, bucket string, in s3client.ListInput) (*s3client.ListPage, error)
 
 	CreateMultipartUpload(ctx context.Context, bucket, key string, opts s3client.PutOptions) (string, error)
 	UploadPart(ctx context.Context, bucket, key, uploadID string, partNumber int, body io.ReaderAt, size int64) (string, error)
-	UploadPartCopy(ctx context.Context, bucket, key, uploadID string, partNumber int, srcBucket, srcKey string, first, last int64) (string, error)
 	CompleteMultipartUpload(ctx context.Context, bucket, key, uploadID string, parts []s3client.CompletedPart) (string, error)
 	AbortMultipartUpload(ctx context.Context, bucket, key, uploadID string) error
 
