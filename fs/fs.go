@@ -2,6 +2,65 @@
 // into calls on an object store. It owns the mapping of paths to keys, of
 // file attributes to object metadata, and of errors to errno values; it
 // does not speak HTTP.
+//
+// # Parts
+//
+//   - fs.go: Store (the S3 calls fs makes), Options, FS (what one mount
+//     shares), New, and loc, a node's bucket and key.
+//   - uninterruptible.go: the Store wrapper that keeps S3 work going when
+//     a FUSE request is interrupted.
+//   - errno.go: toErrno, the one mapping of store errors to errno values.
+//   - endpoint.go: EndpointRoot, the root of a whole-endpoint mount (one
+//     directory per bucket).
+//   - dir.go: Dir, a directory (bucket root, marker "a/", or implied by
+//     deeper keys): lookup, readdir, create, unlink, mkdir, rmdir,
+//     symlink, setattr. rename.go: rename of files and directories by
+//     server-side copies, then deletes.
+//   - metadata.go: the metadata layer: what a name is and its attributes,
+//     from the caches, listings, HEADs and run-ahead HEADs.
+//   - meta.go: Attr and Meta, the s3fs-compatible x-amz-meta-* metadata;
+//     setattr.go and xattr.go: chmod/chown/utimes, and no xattrs.
+//   - file.go: File, a regular file: its attributes, open, setattr and
+//     flush. handle.go: handle, one open file: read, write, flush, release.
+//   - reader.go: reader, reads of one object version with read-ahead and
+//     the whole-object MD5 check.
+//   - writer.go: writer, a file's new content (in memory and streamed, or
+//     staged in a temp file) until flush uploads it; multipart.go: one
+//     multipart upload with parts in flight; bufpool.go: part buffers.
+//   - symlink.go: Symlink, a link stored as an object whose body is the
+//     target.
+//
+// # Locks
+//
+// Each lock protects the fields declared below it. The rules:
+//
+//   - No two node locks (File.mu, Symlink.mu) are ever held at once.
+//   - File.mu and handle.mu are never held together: handle.Read takes
+//     what it needs from the File under File.mu and lets go before taking
+//     handle.mu; Release lets go of handle.mu before taking File.mu.
+//   - Under File.mu, code may take multipart.mu (the writer's upload),
+//     listing.mu (remember) and the caches' own locks, call the store
+//     (see below), and call go-fuse Inode methods (Parent, through
+//     locate), which lock inside go-fuse and return unlocked. Never the
+//     other way round: nothing takes File.mu with one of those held.
+//   - Under handle.mu, only reader.mu is taken (closing a reader).
+//   - reader.mu, listing.mu and multipart.mu are leaves: held only around
+//     their own fields, never across a store call or a callback. A reader
+//     tells its File that the object changed (File.markChanged, which
+//     takes File.mu) with no lock held; File never calls into a reader.
+//
+// Known limit, to be fixed: File.mu is held across network I/O.
+// flushLocked holds it through the whole upload (a PUT; for a streamed
+// multipart upload, its last part, the wait for the parts in flight and
+// the completion; all of a staged file's upload); targetLocked through a HEAD; rewriteMetaLocked through
+// a CopyObject; Write while it waits for a free part slot; Write,
+// Truncate and local reads while a staged file downloads the object.
+// Meanwhile open, read, write, stat (Getattr) and rename of that file
+// wait, and so does readdir of its directory when the listing lacks the
+// file (Dir.Readdir asks such a child whether it is pending). Symlink.mu
+// is likewise held across the GET in Readlink. The way out is to
+// snapshot under the node lock and upload under a separate mutex, so
+// that stat and ls never wait for an upload.
 package fs
 
 import (
