@@ -2,6 +2,12 @@
 // with a TTL, and negative entries ("this name does not exist") with a
 // shorter one. It knows nothing of HTTP or FUSE; it is an LRU on
 // hashicorp/golang-lru/v2's expirable cache.
+//
+// It is one file, cache.go: Options (size and the two TTLs, with their
+// defaults), Entry (a value, or Missing), and Cache with Get, Put,
+// PutMissing, Remove and RemovePrefix (a whole subtree, by walking every
+// entry). A Cache is safe for concurrent use; its one lock is the LRU's,
+// held only inside its methods.
 package cache
 
 import (

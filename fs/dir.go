@@ -85,8 +85,7 @@ func (d *Dir) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut
 		if errno != 0 {
 			return errno
 		}
-		file := loc{l.bucket, l.key[:len(l.key)-1]}
-		if a, errno = d.fsys.stat(ctx, file); errno != 0 {
+		if a, errno = d.fsys.stat(ctx, l.asFile()); errno != 0 {
 			return errno
 		}
 	}
@@ -226,13 +225,15 @@ func (d *Dir) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.Ent
 	}
 	a := Attr{Dir: true, Meta: meta}
 	d.fsys.remember(target, a)
-	d.fsys.listings.Put(target.cacheKey()+"/", &listing{names: map[string]Attr{}})
+	d.fsys.listings.Put(target.asDir().cacheKey(), &listing{names: map[string]Attr{}})
 	return d.child(ctx, name, a, &out.Attr), 0
 }
 
-// putMarker writes the empty marker object of directory l with meta.
+// putMarker writes the empty marker object of directory l (a file
+// location) with meta.
 func (f *FS) putMarker(ctx context.Context, l loc, meta *Meta) error {
-	_, err := f.store.PutObject(ctx, l.bucket, l.key+"/", bytes.NewReader(nil), 0, meta.putOptions(l.key+"/"))
+	marker := l.asDir().key
+	_, err := f.store.PutObject(ctx, l.bucket, marker, bytes.NewReader(nil), 0, meta.putOptions(marker))
 	return err
 }
 
@@ -258,16 +259,17 @@ func (d *Dir) Rmdir(ctx context.Context, name string) syscall.Errno {
 	return 0
 }
 
-// isEmptyDir reports whether directory l holds no key but its marker.
-// A marker that holds data (another tool stored bytes in "dir/") counts
-// as content: removing the directory would delete them.
+// isEmptyDir reports whether directory l (a file location) holds no key
+// but its marker. A marker that holds data (another tool stored bytes in
+// "dir/") counts as content: removing the directory would delete them.
 func (f *FS) isEmptyDir(ctx context.Context, l loc) (bool, error) {
-	page, err := f.store.ListObjects(ctx, l.bucket, s3client.ListInput{Prefix: l.key + "/", MaxKeys: 2})
+	marker := l.asDir().key
+	page, err := f.store.ListObjects(ctx, l.bucket, s3client.ListInput{Prefix: marker, MaxKeys: 2})
 	if err != nil {
 		return false, err
 	}
 	for _, o := range page.Objects {
-		if o.Key != l.key+"/" {
+		if o.Key != marker {
 			return false, nil
 		}
 		if o.Size > 0 {
@@ -314,7 +316,7 @@ func (d *Dir) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttrI
 	if errno != 0 {
 		return errno
 	}
-	file := loc{l.bucket, l.key[:len(l.key)-1]}
+	file := l.asFile()
 	a, errno := d.fsys.stat(ctx, file)
 	if errno != 0 {
 		return errno

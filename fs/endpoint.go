@@ -69,11 +69,9 @@ func (r *EndpointRoot) bucketAttr(ctx context.Context, bucket string) (Attr, sys
 	}
 	if err := r.fsys.store.HeadBucket(ctx, bucket); err != nil {
 		errno := syscall.ENOENT
-		// A HEAD answer has no body to say InvalidBucketName: a name the
-		// server refuses outright (400) is no bucket, so mkdir may go on
-		// and report EINVAL.
-		var s3err *s3client.Error
-		if !errors.As(err, &s3err) || s3err.StatusCode != 400 {
+		// A name the server refuses outright is no bucket, so mkdir may
+		// go on and report EINVAL.
+		if !errors.Is(err, s3client.ErrBucketNameRefused) {
 			errno = r.fsys.errno("lookup bucket", bucket, err)
 		}
 		if errno == syscall.ENOENT {

@@ -2,6 +2,65 @@
 // into calls on an object store. It owns the mapping of paths to keys, of
 // file attributes to object metadata, and of errors to errno values; it
 // does not speak HTTP.
+//
+// # Parts
+//
+//   - fs.go: Store (the S3 calls fs makes), Options, FS (what one mount
+//     shares), New, and loc, a node's bucket and key.
+//   - uninterruptible.go: the Store wrapper that keeps S3 work going when
+//     a FUSE request is interrupted.
+//   - errno.go: toErrno, the one mapping of store errors to errno values.
+//   - endpoint.go: EndpointRoot, the root of a whole-endpoint mount (one
+//     directory per bucket).
+//   - dir.go: Dir, a directory (bucket root, marker "a/", or implied by
+//     deeper keys): lookup, readdir, create, unlink, mkdir, rmdir,
+//     symlink, setattr. rename.go: rename of files and directories by
+//     server-side copies, then deletes.
+//   - metadata.go: the metadata layer: what a name is and its attributes,
+//     from the caches, listings, HEADs and run-ahead HEADs.
+//   - meta.go: Attr and Meta, the s3fs-compatible x-amz-meta-* metadata;
+//     setattr.go and xattr.go: chmod/chown/utimes, and no xattrs.
+//   - file.go: File, a regular file: its attributes, open, setattr and
+//     flush. handle.go: handle, one open file: read, write, flush, release.
+//   - reader.go: reader, reads of one object version with read-ahead and
+//     the whole-object MD5 check.
+//   - writer.go: writer, a file's new content (in memory and streamed, or
+//     staged in a temp file) until flush uploads it; multipart.go: one
+//     multipart upload with parts in flight; bufpool.go: part buffers.
+//   - symlink.go: Symlink, a link stored as an object whose body is the
+//     target.
+//
+// # Locks
+//
+// Each lock protects the fields declared below it. The rules:
+//
+//   - No two node locks (File.mu, Symlink.mu) are ever held at once.
+//   - File.mu and handle.mu are never held together: handle.Read takes
+//     what it needs from the File under File.mu and lets go before taking
+//     handle.mu; Release lets go of handle.mu before taking File.mu.
+//   - Under File.mu, code may take multipart.mu (the writer's upload),
+//     listing.mu (remember) and the caches' own locks, call the store
+//     (see below), and call go-fuse Inode methods (Parent, through
+//     locate), which lock inside go-fuse and return unlocked. Never the
+//     other way round: nothing takes File.mu with one of those held.
+//   - Under handle.mu, only reader.mu is taken (closing a reader).
+//   - reader.mu, listing.mu and multipart.mu are leaves: held only around
+//     their own fields, never across a store call or a callback. A reader
+//     tells its File that the object changed (File.markChanged, which
+//     takes File.mu) with no lock held; File never calls into a reader.
+//
+// Known limit, to be fixed: File.mu is held across network I/O.
+// flushLocked holds it through the whole upload (a PUT; for a streamed
+// multipart upload, its last part, the wait for the parts in flight and
+// the completion; all of a staged file's upload); targetLocked through a HEAD; rewriteMetaLocked through
+// a CopyObject; Write while it waits for a free part slot; Write,
+// Truncate and local reads while a staged file downloads the object.
+// Meanwhile open, read, write, stat (Getattr) and rename of that file
+// wait, and so does readdir of its directory when the listing lacks the
+// file (Dir.Readdir asks such a child whether it is pending). Symlink.mu
+// is likewise held across the GET in Readlink. The way out is to
+// snapshot under the node lock and upload under a separate mutex, so
+// that stat and ls never wait for an upload.
 package fs
 
 import (
@@ -31,11 +90,13 @@ type Store interface {
 	PutObject(ctx context.Context, bucket, key string, body io.ReaderAt, size int64, opts s3client.PutOptions) (string, error)
 	DeleteObject(ctx context.Context, bucket, key string) error
 	CopyObject(ctx context.Context, bucket, key, srcBucket, srcKey string, opts s3client.CopyOptions) (string, error)
+	// CopyObjectAnySize is CopyObject for an object of size bytes, in
+	// parts if S3 would refuse one copy of it (over 5 GiB).
+	CopyObjectAnySize(ctx context.Context, bucket, key, srcBucket, srcKey string, size int64, opts s3client.CopyOptions) (string, error)
 	ListObjects(ctx context.Context, bucket string, in s3client.ListInput) (*s3client.ListPage, error)
 
 	CreateMultipartUpload(ctx context.Context, bucket, key string, opts s3client.PutOptions) (string, error)
 	UploadPart(ctx context.Context, bucket, key, uploadID string, partNumber int, body io.ReaderAt, size int64) (string, error)
-	UploadPartCopy(ctx context.Context, bucket, key, uploadID string, partNumber int, srcBucket, srcKey string, first, last int64) (string, error)
 	CompleteMultipartUpload(ctx context.Context, bucket, key, uploadID string, parts []s3client.CompletedPart) (string, error)
 	AbortMultipartUpload(ctx context.Context, bucket, key, uploadID string) error
 
@@ -106,8 +167,17 @@ func New(store Store, cacheOpts cache.Options, opts Options, log *logrus.Entry) 
 	return f, &Dir{fsys: f}
 }
 
-// loc is where a node lives: a bucket and a key (files) or key prefix
-// ending in "/" (directories; "" or the mount prefix at a bucket root).
+// loc is where a node lives: a bucket and a key. The key means one of
+// two things, and which one is up to the holder:
+//
+//   - a file location: the object's key, without a trailing "/"
+//     ("a/b/c"); also how a directory is named in its parent (the
+//     attribute cache and listings know directory "a/b/c/" as "a/b/c");
+//   - a directory location: the key prefix of its entries, ending in
+//     "/" ("a/b/c/"), or "" or the mount prefix at a bucket root.
+//
+// child turns a directory location into a file location of an entry;
+// asFile and asDir convert between a directory's two names.
 type loc struct {
 	bucket, key string
 }
@@ -145,10 +215,20 @@ func (f *FS) locate(n *gofs.Inode, dir bool) (loc, bool) {
 // child is the location of name inside directory location d.
 func (d loc) child(name string) loc { return loc{d.bucket, d.key + name} }
 
+// asFile is directory location d ("a/b/") as the file location of its
+// name ("a/b"), where its attributes are cached and its marker is
+// named. Not for a bucket root, which has no name.
+func (d loc) asFile() loc { return loc{d.bucket, strings.TrimSuffix(d.key, "/")} }
+
+// asDir is file location l ("a/b") as a directory location ("a/b/"):
+// the prefix of its entries and the key of its marker.
+func (l loc) asDir() loc { return loc{l.bucket, l.key + "/"} }
+
 // cacheKey is the cache key of a location.
 func (l loc) cacheKey() string { return l.bucket + "/" + l.key }
 
-func (l loc) String() string { return l.bucket + "/" + l.key }
+// String is l as "bucket/key", as its cache key.
+func (l loc) String() string { return l.cacheKey() }
 
 // fillAttr sets out from a, with the mount's defaults where the object
 // has no metadata.

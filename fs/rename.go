@@ -18,11 +18,7 @@ const (
 	renameExchange  = 1 << 1
 )
 
-const (
-	maxCopySize  = 5 << 30   // the largest single CopyObject S3 allows
-	copyPartSize = 512 << 20 // part size of a multipart copy
-	copyParallel = 8         // copies in flight during a directory rename
-)
+const copyParallel = 8 // copies in flight during a directory rename
 
 var _ = (gofs.NodeRenamer)((*Dir)(nil))
 
@@ -123,41 +119,14 @@ func (d *Dir) Rename(ctx context.Context, name string, newParent gofs.InodeEmbed
 // forgetTree drops what the caches know of directory l and below.
 func (f *FS) forgetTree(l loc) {
 	f.forget(l)
-	f.attrs.RemovePrefix(l.cacheKey() + "/")
-	f.listings.RemovePrefix(l.cacheKey() + "/")
+	f.attrs.RemovePrefix(l.asDir().cacheKey())
+	f.listings.RemovePrefix(l.asDir().cacheKey())
 }
 
-// copyObject copies src to dst with its metadata; objects over 5 GiB are
-// copied in parts.
+// copyObject copies src, of size bytes, to dst with its metadata.
 func (f *FS) copyObject(ctx context.Context, src, dst loc, size int64) error {
-	if size <= maxCopySize {
-		_, err := f.store.CopyObject(ctx, dst.bucket, dst.key, src.bucket, src.key, s3client.CopyOptions{})
-		return err
-	}
-	info, err := f.store.HeadObject(ctx, src.bucket, src.key)
-	if err != nil {
-		return err
-	}
-	meta := parseMeta(info)
-	id, err := f.store.CreateMultipartUpload(ctx, dst.bucket, dst.key, meta.putOptions(dst.key))
-	if err != nil {
-		return err
-	}
-	var parts []s3client.CompletedPart
-	for off, n := int64(0), 1; off < info.Size; off, n = off+copyPartSize, n+1 {
-		last := min(off+copyPartSize, info.Size) - 1
-		etag, err := f.store.UploadPartCopy(ctx, dst.bucket, dst.key, id, n, src.bucket, src.key, off, last)
-		if err != nil {
-			f.store.AbortMultipartUpload(context.Background(), dst.bucket, dst.key, id)
-			return err
-		}
-		parts = append(parts, s3client.CompletedPart{PartNumber: n, ETag: etag})
-	}
-	if _, err := f.store.CompleteMultipartUpload(ctx, dst.bucket, dst.key, id, parts); err != nil {
-		f.store.AbortMultipartUpload(context.Background(), dst.bucket, dst.key, id)
-		return err
-	}
-	return nil
+	_, err := f.store.CopyObjectAnySize(ctx, dst.bucket, dst.key, src.bucket, src.key, size, s3client.CopyOptions{})
+	return err
 }
 
 // renameDir copies every key below src/ to dst/, then deletes the

@@ -29,6 +29,9 @@ func (u uninterruptible) DeleteObject(ctx context.Context, b, k string) error {
 func (u uninterruptible) CopyObject(ctx context.Context, b, k, sb, sk string, o s3client.CopyOptions) (string, error) {
 	return u.s.CopyObject(bg(ctx), b, k, sb, sk, o)
 }
+func (u uninterruptible) CopyObjectAnySize(ctx context.Context, b, k, sb, sk string, size int64, o s3client.CopyOptions) (string, error) {
+	return u.s.CopyObjectAnySize(bg(ctx), b, k, sb, sk, size, o)
+}
 func (u uninterruptible) ListObjects(ctx context.Context, b string, in s3client.ListInput) (*s3client.ListPage, error) {
 	return u.s.ListObjects(bg(ctx), b, in)
 }
@@ -37,9 +40,6 @@ func (u uninterruptible) CreateMultipartUpload(ctx context.Context, b, k string,
 }
 func (u uninterruptible) UploadPart(ctx context.Context, b, k, id string, n int, body io.ReaderAt, size int64) (string, error) {
 	return u.s.UploadPart(bg(ctx), b, k, id, n, body, size)
-}
-func (u uninterruptible) UploadPartCopy(ctx context.Context, b, k, id string, n int, sb, sk string, first, last int64) (string, error) {
-	return u.s.UploadPartCopy(bg(ctx), b, k, id, n, sb, sk, first, last)
 }
 func (u uninterruptible) CompleteMultipartUpload(ctx context.Context, b, k, id string, parts []s3client.CompletedPart) (string, error) {
 	return u.s.CompleteMultipartUpload(bg(ctx), b, k, id, parts)

@@ -75,3 +75,59 @@ func parseCopyResult(body []byte) (etag string, lastModified time.Time, err erro
 	t, _ := time.Parse(time.RFC3339Nano, x.LastModified)
 	return x.ETag, t, nil
 }
+
+// Limits of CopyObjectAnySize.
+const (
+	maxCopySize  = 5 << 30   // the largest object one CopyObject may copy
+	copyPartSize = 512 << 20 // the part size of a multipart copy
+)
+
+// CopyObjectAnySize copies srcBucket/srcKey, of size bytes, to bucket/key
+// on the server, whatever its size, and returns the new ETag ("" if the
+// server named none). Up to 5 GiB it is one CopyObject. A larger object,
+// which CopyObject refuses, is copied as a multipart upload of 512 MiB
+// UploadPartCopy parts: a HEAD of the source gives its size, content type
+// and metadata, which the copy keeps (with ReplaceMetadata it gets those
+// of opts instead), and IfMatch is sent with every part. A multipart copy
+// that fails is aborted; one that succeeds has an ETag unlike the
+// source's.
+func (c *Client) CopyObjectAnySize(ctx context.Context, bucket, key, srcBucket, srcKey string, size int64, opts CopyOptions) (etag string, err error) {
+	return c.copyAnySize(ctx, bucket, key, srcBucket, srcKey, size, opts, maxCopySize, copyPartSize)
+}
+
+// copyAnySize is CopyObjectAnySize with its limits as parameters: objects
+// over maxSingle bytes are copied in parts of partSize bytes.
+func (c *Client) copyAnySize(ctx context.Context, bucket, key, srcBucket, srcKey string, size int64, opts CopyOptions, maxSingle, partSize int64) (string, error) {
+	if size <= maxSingle {
+		return c.CopyObject(ctx, bucket, key, srcBucket, srcKey, opts)
+	}
+	info, err := c.HeadObject(ctx, srcBucket, srcKey)
+	if err != nil {
+		return "", err
+	}
+	put := PutOptions{ContentType: info.ContentType, Metadata: info.Metadata}
+	if opts.ReplaceMetadata {
+		put = PutOptions{ContentType: opts.ContentType, Metadata: opts.Metadata}
+	}
+	id, err := c.CreateMultipartUpload(ctx, bucket, key, put)
+	if err != nil {
+		return "", err
+	}
+	abort := func() { c.AbortMultipartUpload(context.WithoutCancel(ctx), bucket, key, id) }
+	var parts []CompletedPart
+	for off, n := int64(0), 1; off < info.Size; off, n = off+partSize, n+1 {
+		last := min(off+partSize, info.Size) - 1
+		etag, err := c.uploadPartCopy(ctx, bucket, key, id, n, srcBucket, srcKey, off, last, opts.IfMatch)
+		if err != nil {
+			abort()
+			return "", err
+		}
+		parts = append(parts, CompletedPart{PartNumber: n, ETag: etag})
+	}
+	etag, err := c.CompleteMultipartUpload(ctx, bucket, key, id, parts)
+	if err != nil {
+		abort()
+		return "", err
+	}
+	return etag, nil
+}

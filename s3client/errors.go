@@ -17,6 +17,10 @@ var (
 	ErrInvalidName        = errors.New("invalid name")
 	ErrKeyTooLong         = errors.New("key too long")
 	ErrPreconditionFailed = errors.New("precondition failed")
+	// ErrBucketNameRefused is a HEAD bucket answered 400 Bad Request. A
+	// HEAD answer has no body to say InvalidBucketName: this is how a
+	// server refuses a name no bucket can have, so no such bucket exists.
+	ErrBucketNameRefused = errors.New("bucket name refused")
 )
 
 // Error is an S3 error response, with the request it answered.
@@ -70,6 +74,8 @@ func (e *Error) Is(target error) bool {
 		return e.Code == "KeyTooLongError"
 	case ErrPreconditionFailed:
 		return e.Code == "PreconditionFailed" || e.StatusCode == http.StatusPreconditionFailed
+	case ErrBucketNameRefused:
+		return e.Op == "HeadBucket" && e.StatusCode == http.StatusBadRequest
 	}
 	return false
 }

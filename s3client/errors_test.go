@@ -83,6 +83,37 @@ var sentinels = []struct {
 	{"ErrAlreadyExists", ErrAlreadyExists},
 	{"ErrInvalidName", ErrInvalidName},
 	{"ErrPreconditionFailed", ErrPreconditionFailed},
+	{"ErrBucketNameRefused", ErrBucketNameRefused},
+}
+
+// A bodyless 400 to HEAD bucket is ErrBucketNameRefused, and nothing
+// else is: not a 400 to another request, nor another answer to HEAD bucket.
+func TestErrBucketNameRefused(t *testing.T) {
+	tests := []struct {
+		op, key string
+		status  int
+		want    bool
+	}{
+		{"HeadBucket", "", 400, true},
+		{"HeadBucket", "", 404, false},
+		{"HeadBucket", "", 403, false},
+		{"HeadObject", "k", 400, false},
+		{"CreateBucket", "", 400, false},
+	}
+	for _, tt := range tests {
+		e := parseError(tt.op, "A_b", tt.key, tt.status, http.Header{}, nil)
+		if got := errors.Is(fmt.Errorf("outer: %w", e), ErrBucketNameRefused); got != tt.want {
+			t.Errorf("%s %d: errors.Is(ErrBucketNameRefused): got %v, want %v", tt.op, tt.status, got, tt.want)
+		}
+		if !tt.want {
+			continue
+		}
+		for _, s := range sentinels {
+			if s.err != ErrBucketNameRefused && errors.Is(e, s.err) {
+				t.Errorf("%s %d: errors.Is(%s): got true, want false", tt.op, tt.status, s.name)
+			}
+		}
+	}
 }
 
 func TestErrorIsSentinels(t *testing.T) {

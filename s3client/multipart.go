@@ -94,6 +94,12 @@ func (c *Client) UploadPart(ctx context.Context, bucket, key, uploadID string, p
 // part partNumber of an upload, on the server, and returns the part's
 // ETag. Errors S3 reports in the body of a 200 are *Error too.
 func (c *Client) UploadPartCopy(ctx context.Context, bucket, key, uploadID string, partNumber int, srcBucket, srcKey string, first, last int64) (etag string, err error) {
+	return c.uploadPartCopy(ctx, bucket, key, uploadID, partNumber, srcBucket, srcKey, first, last, "")
+}
+
+// uploadPartCopy is UploadPartCopy, conditional on the source's ETag
+// (x-amz-copy-source-if-match) unless ifMatch is "".
+func (c *Client) uploadPartCopy(ctx context.Context, bucket, key, uploadID string, partNumber int, srcBucket, srcKey string, first, last int64, ifMatch string) (etag string, err error) {
 	if err := checkPartNumber(bucket, key, partNumber); err != nil {
 		return "", err
 	}
@@ -103,6 +109,9 @@ func (c *Client) UploadPartCopy(ctx context.Context, bucket, key, uploadID strin
 	h := http.Header{}
 	h.Set("X-Amz-Copy-Source", copySource(srcBucket, srcKey))
 	h.Set("X-Amz-Copy-Source-Range", fmt.Sprintf("bytes=%d-%d", first, last))
+	if ifMatch != "" {
+		h.Set("X-Amz-Copy-Source-If-Match", ifMatch)
+	}
 	body, err := c.doXML(ctx, &request{op: "UploadPartCopy", method: http.MethodPut, bucket: bucket, key: key,
 		query: partQuery(uploadID, partNumber), header: h})
 	if err != nil {

@@ -8,6 +8,13 @@
 //
 // Nothing here is skipped: a missing server or FUSE fails the suite, and
 // a test that depends on how one server behaves says so where it checks.
+//
+// "The seed", in names and comments here and in s3client, is the field
+// note that started this project: boto 2 (2.34.0) talking to a Ceph RADOS
+// Gateway over plain HTTP, with path-style URLs, SigV2, Content-MD5,
+// Expect: 100-continue and X-RGW-* headers. Tests that replay it (the
+// boto 2 calls of testdata/boto_s3.py, its object size, its clock skew)
+// say "as in the seed".
 package e2e
 
 import (

@@ -1,5 +1,14 @@
 package fs
 
+// This file is the metadata layer: what a name is (file, directory or
+// missing) and its attributes. It answers from the attribute cache and
+// from cached complete listings of directories (listing), asks S3 when
+// they cannot say (stat, probe: a HEAD of the key and a LIST of key/ in
+// parallel), reads whole directories (list), and starts the HEADs of the
+// names that follow in a listing once lookups look like a scan
+// (headAhead), so ls -l and rsync do not wait for one HEAD per name.
+// remember and forget keep the caches in step with our own changes.
+
 import (
 	"context"
 	"errors"
@@ -58,7 +67,7 @@ func (f *FS) forget(l loc) {
 		delete(ls.Value.names, name)
 		ls.Value.mu.Unlock()
 	}
-	f.listings.Remove(l.cacheKey() + "/")
+	f.listings.Remove(l.asDir().cacheKey())
 }
 
 // stat answers what l is: a file, a directory (marker or implied by
