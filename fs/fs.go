@@ -32,35 +32,30 @@
 //
 // # Locks
 //
-// Each lock protects the fields declared below it. The rules:
+// Each lock protects the fields declared below it. The order, written
+// once: File.io, then File.mu; handle.mu, reader.mu, listing.mu and
+// multipart.mu are leaves. In detail:
 //
-//   - No two node locks (File.mu, Symlink.mu) are ever held at once.
+//   - File.io serializes everything that touches a file's writer and the
+//     network I/O that goes with it: writes, reads of local content,
+//     truncation, flush and upload, metadata rewrites (CopyObject). It may
+//     be held as long as an upload takes. It is taken before File.mu.
+//   - File.mu guards the file's fields (attributes, writer count, a copy
+//     of the writer's size and state made by File.publish) and is never
+//     held across network I/O. Getattr, Readdir (File.pending), Open for
+//     reading and refreshes from listings take only File.mu, so stat and
+//     ls never wait for an upload.
+//   - No two node locks (File.io, File.mu, Symlink.mu) of different
+//     nodes are ever held at once.
 //   - File.mu and handle.mu are never held together: handle.Read takes
 //     what it needs from the File under File.mu and lets go before taking
-//     handle.mu; Release lets go of handle.mu before taking File.mu.
-//   - Under File.mu, code may take multipart.mu (the writer's upload),
-//     listing.mu (remember) and the caches' own locks, call the store
-//     (see below), and call go-fuse Inode methods (Parent, through
-//     locate), which lock inside go-fuse and return unlocked. Never the
-//     other way round: nothing takes File.mu with one of those held.
-//   - Under handle.mu, only reader.mu is taken (closing a reader).
-//   - reader.mu, listing.mu and multipart.mu are leaves: held only around
-//     their own fields, never across a store call or a callback. A reader
-//     tells its File that the object changed (File.markChanged, which
-//     takes File.mu) with no lock held; File never calls into a reader.
-//
-// Known limit, to be fixed: File.mu is held across network I/O.
-// flushLocked holds it through the whole upload (a PUT; for a streamed
-// multipart upload, its last part, the wait for the parts in flight and
-// the completion; all of a staged file's upload); targetLocked through a HEAD; rewriteMetaLocked through
-// a CopyObject; Write while it waits for a free part slot; Write,
-// Truncate and local reads while a staged file downloads the object.
-// Meanwhile open, read, write, stat (Getattr) and rename of that file
-// wait, and so does readdir of its directory when the listing lacks the
-// file (Dir.Readdir asks such a child whether it is pending). Symlink.mu
-// is likewise held across the GET in Readlink. The way out is to
-// snapshot under the node lock and upload under a separate mutex, so
-// that stat and ls never wait for an upload.
+//     handle.mu. Under handle.mu, only reader.mu is taken.
+//   - reader.mu, listing.mu and multipart.mu are held only around their
+//     own fields, never across a store call or a callback. A reader tells
+//     its File that the object changed (File.markChanged, which takes
+//     File.mu) with no lock held; File never calls into a reader.
+//   - Symlink.mu is held across the GET of Readlink (one small GET, once
+//     per link).
 package fs
 
 import (
