@@ -66,11 +66,11 @@ func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadRes
 	}
 	r := h.r
 	h.mu.Unlock()
-	n, err := r.ReadAt(ctx, dest, off)
+	data, err := r.Read(ctx, dest, off)
 	if err != nil {
 		return nil, f.fsys.errno("read", l.key, err)
 	}
-	return fuse.ReadResultData(dest[:n]), 0
+	return fuse.ReadResultData(data), 0
 }
 
 // readLocal serves a read from the writer if it holds the content
