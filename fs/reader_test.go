@@ -124,9 +124,9 @@ func TestReadVerifiesMD5(t *testing.T) {
 		opts    ReadOptions
 		wantErr bool
 	}{
-		{"intact", false, ReadOptions{}, false},
-		{"corrupt", true, ReadOptions{}, true},
-		{"corrupt, check off", true, ReadOptions{NoVerify: true}, false},
+		{"intact", false, ReadOptions{Verify: true}, false},
+		{"corrupt", true, ReadOptions{Verify: true}, true},
+		{"corrupt, check off (the default)", true, ReadOptions{}, false},
 	} {
 		store := newFakeStore(t, "b")
 		store.set("f", data)

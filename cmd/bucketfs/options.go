@@ -25,7 +25,6 @@ type config struct {
 	kernelTTL          time.Duration
 	caFile             string
 	allowOther         bool
-	verifyMD5          bool
 	readAheadKiB       int
 
 	foreground   bool // -f: stay attached even as a mount helper
@@ -86,7 +85,7 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fl.IntVar(&cfg.readAheadKiB, "read-ahead-kib", 8192, "kernel read-ahead of the mount in `KiB` (sysfs read_ahead_kb; 0 leaves the kernel's 128)")
 	fl.Int64Var(&cfg.fs.Read.ChunkSize, "read-chunk", bfs.DefaultChunkSize, "size of one ranged GET of a sequential read, `bytes`")
 	fl.IntVar(&cfg.fs.Read.MaxAhead, "read-ahead-chunks", bfs.DefaultMaxAhead, "most `number` of GETs in flight ahead of one sequential reader")
-	fl.BoolVar(&cfg.verifyMD5, "verify-md5", true, "check whole in-order reads of single-PUT objects against their ETag (MD5); a mismatch is EIO")
+	fl.BoolVar(&cfg.fs.Read.Verify, "verify-md5", false, "check whole in-order reads of single-PUT objects against their ETag (MD5); a mismatch is EIO (costs CPU: MD5 runs at ~600 MB/s)")
 
 	// Time limits.
 	fl.DurationVar(&cfg.s3.RequestTimeout, "request-timeout", s3client.DefaultRequestTimeout, "longest wait for an S3 answer, retries included (`duration`); after an upload's last byte, for its answer")
@@ -241,7 +240,6 @@ func (cfg *config) resolve() error {
 	if cfg.s3.RequestTimeout <= 0 || cfg.s3.IdleTimeout <= 0 {
 		return fmt.Errorf("--request-timeout and --idle-timeout must be positive")
 	}
-	cfg.fs.Read.NoVerify = !cfg.verifyMD5
 	return nil
 }
 
