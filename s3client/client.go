@@ -55,6 +55,9 @@ type Credentials struct {
 const (
 	DefaultRequestTimeout = 60 * time.Second
 	DefaultIdleTimeout    = 30 * time.Second
+	// DefaultMaxRetries retries, with backoff capped at 5 s, ride out an
+	// outage of about 15-20 s, within RequestTimeout.
+	DefaultMaxRetries = 10
 )
 
 // Signature versions for Options.Signature.
@@ -85,7 +88,7 @@ type Options struct {
 	// HTTPClient overrides the default transport (tests).
 	HTTPClient *http.Client
 	// MaxRetries is the number of retries of a failed idempotent request;
-	// 0 means the default (5), negative means none.
+	// 0 means DefaultMaxRetries, negative means none.
 	MaxRetries int
 	// RetryBase is the first backoff delay (default 100ms).
 	RetryBase time.Duration
@@ -131,7 +134,7 @@ func New(opts Options) (*Client, error) {
 		opts.Region = "us-east-1"
 	}
 	if opts.MaxRetries == 0 {
-		opts.MaxRetries = 5
+		opts.MaxRetries = DefaultMaxRetries
 	}
 	if opts.RetryBase == 0 {
 		opts.RetryBase = 100 * time.Millisecond

@@ -162,7 +162,7 @@ func TestRetries(t *testing.T) {
 }
 
 func TestMaxRetries(t *testing.T) {
-	for _, tt := range []struct{ maxRetries, wantRequests int32 }{{3, 4}, {1, 2}, {-1, 1}, {0, 6}} {
+	for _, tt := range []struct{ maxRetries, wantRequests int32 }{{3, 4}, {1, 2}, {-1, 1}, {0, DefaultMaxRetries + 1}} {
 		var n atomic.Int32
 		c := newTestClient(t, func(w http.ResponseWriter, r *http.Request) {
 			n.Add(1)

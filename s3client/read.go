@@ -69,9 +69,6 @@ func (c *Client) ReadObject(ctx context.Context, bucket, key string, off int64, 
 		if ctx.Err() != nil || !bodyFailure(err) || attempt >= c.opts.MaxRetries || c.opts.MaxRetries < 0 {
 			return n, info, err
 		}
-		if got > 0 {
-			deadline = time.Now().Add(c.opts.RequestTimeout) // it moved
-		}
 		if time.Now().After(deadline) {
 			return n, info, err
 		}

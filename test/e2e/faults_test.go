@@ -79,7 +79,8 @@ func TestReadUnderFaults(t *testing.T) {
 	bucket := newBucket(t)
 	big := putRandom(t, bucket, "big", 64<<20)
 	small := putRandom(t, bucket, "small", 300<<10)
-	p, m := proxied(t, bucket)
+	// 1 MiB GETs: enough of them for one in ten to break often.
+	p, m := proxied(t, bucket, "--read-chunk", "1048576")
 	p.SetRules(
 		faultproxy.Rule{Ops: []faultproxy.Op{faultproxy.GetObject}, Fault: faultproxy.Truncate, Rate: 0.04, After: 100 << 10},
 		faultproxy.Rule{Ops: []faultproxy.Op{faultproxy.GetObject}, Fault: faultproxy.ResetMidBody, Rate: 0.03, After: 1 << 20},
@@ -104,7 +105,7 @@ func TestReadUnderFaults(t *testing.T) {
 
 	// Every GET cut short: a fresh mount (no page cache) must fail the
 	// read, and what cat printed is the start of the file, nothing else.
-	p2, m2 := proxied(t, bucket)
+	p2, m2 := proxied(t, bucket, "--request-timeout", "10s")
 	p2.SetRules(faultproxy.Rule{Ops: []faultproxy.Op{faultproxy.GetObject}, Fault: faultproxy.Truncate, After: 4096})
 	start := time.Now()
 	out, err := catMount(t, filepath.Join(m2.Dir, "big"))
@@ -258,5 +259,43 @@ func TestStalledRead(t *testing.T) {
 	}
 	if !strings.Contains(m.Log(), "no progress") {
 		t.Errorf("the log does not say the body stalled")
+	}
+}
+
+// A 10 s outage of the server (every connection reset) in the middle of
+// a 128 MiB cp: the parts in flight are retried and the copy completes
+// with every byte right.
+func TestOutageDuringCopy(t *testing.T) {
+	bucket := newBucket(t)
+	p, m := proxied(t, bucket)
+	src := randomFile(t, 128<<20)
+	done := make(chan error, 1)
+	go func() {
+		out, err := exec.Command("cp", src, filepath.Join(m.Dir, "big")).CombinedOutput()
+		if err != nil {
+			err = errors.New(err.Error() + ": " + string(out))
+		}
+		done <- err
+	}()
+	// Down once the upload is under way.
+	deadline := time.Now().Add(30 * time.Second)
+	for p.Requests(faultproxy.UploadPart) < 2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	p.SetDown(true)
+	time.Sleep(10 * time.Second)
+	p.SetDown(false)
+	if err := <-done; err != nil {
+		t.Fatalf("cp through a 10 s outage: %v", err)
+	}
+	if p.Stats().Refused == 0 {
+		t.Errorf("no connection was refused during the outage: the test proved nothing")
+	}
+	want, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := getObject(t, bucket, "big"); !bytes.Equal(got, want) {
+		t.Fatalf("object after the outage: %d bytes, equal %v", len(got), bytes.Equal(got, want))
 	}
 }
