@@ -2,9 +2,10 @@ package fs
 
 import "sync"
 
-// bufPool recycles part buffers of the base part size, so a long
-// streaming upload reuses a few buffers instead of leaving one per part
-// to the garbage collector.
+// bufPool recycles buffers of one size (upload parts, read chunks), so
+// a long upload or read reuses a few buffers instead of leaving one per
+// part or GET to the garbage collector, which lets the heap grow to
+// twice what is live.
 type bufPool struct {
 	size int64
 	p    sync.Pool

@@ -137,6 +137,7 @@ type FS struct {
 	// headSlots bounds the HEADs started ahead of lookups.
 	headSlots chan struct{}
 	parts     *bufPool // buffers of streaming uploads
+	chunks    *bufPool // buffers of read chunks
 }
 
 // New returns the filesystem for opts and its root node.
@@ -155,6 +156,7 @@ func New(store Store, cacheOpts cache.Options, opts Options, log *logrus.Entry) 
 		listings:  cache.New[*listing](cacheOpts),
 		headSlots: make(chan struct{}, 16),
 		parts:     &bufPool{size: opts.Write.PartSize},
+		chunks:    &bufPool{size: opts.Read.ChunkSize},
 	}
 	if opts.Bucket == "" {
 		return f, &EndpointRoot{fsys: f}

@@ -62,16 +62,32 @@ func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadRes
 		return fuse.ReadResultData(nil), 0
 	}
 	if h.r == nil {
-		h.r = newReader(f.fsys.store, l, h.v, f.fsys.opts.Read, f.fsys.log, f.markChanged)
+		h.r = newReader(f.fsys.store, f.fsys.chunks, l, h.v, f.fsys.opts.Read, f.fsys.log, f.markChanged)
 	}
 	r := h.r
 	h.mu.Unlock()
-	data, err := r.Read(ctx, dest, off)
+	data, done, err := r.Read(ctx, dest, off)
 	if err != nil {
 		return nil, f.fsys.errno("read", l.key, err)
 	}
+	if done != nil {
+		return chunkReply{data, done}, 0
+	}
 	return fuse.ReadResultData(data), 0
 }
+
+// chunkReply is a reply that points into a read chunk, which it gives
+// back once go-fuse has sent it.
+type chunkReply struct {
+	data []byte
+	done func()
+}
+
+func (c chunkReply) Bytes(buf []byte) ([]byte, fuse.Status) { return c.data, fuse.OK }
+func (c chunkReply) Size() int                              { return len(c.data) }
+func (c chunkReply) Done()                                  { c.done() }
+
+var _ fuse.ReadResult = chunkReply{}
 
 // readLocal serves a read from the writer if it holds the content
 // (ok false: it no longer does, read from S3).

@@ -44,6 +44,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/sirupsen/logrus"
 
@@ -92,12 +93,17 @@ type version struct {
 	etag string
 }
 
-// chunk is one ranged GET of a read-ahead window.
+// chunk is one ranged GET of a read-ahead window. Its buffer comes from
+// the mount's chunk pool and goes back once nobody holds it: the
+// reader's map, the goroutine that fills and hashes it, and each read
+// whose reply points into it until go-fuse has sent that reply.
 type chunk struct {
 	done chan struct{} // closed when data or err is set
 	data []byte
 	info *s3client.ObjectInfo
 	err  error
+	refs atomic.Int32 // holders of data
+	pool *bufPool
 
 	// The in-order check (nil hashed: the chunk is not part of it).
 	prev   *chunk        // the chunk before, in the check
@@ -112,6 +118,7 @@ type reader struct {
 	opts    ReadOptions
 	log     *logrus.Entry
 	changed func() // called once when the object changed under the reader
+	pool    *bufPool
 
 	failOnce sync.Once // fail's first call
 
@@ -133,9 +140,9 @@ type reader struct {
 	summed int64 // bytes hashed so far; -1 once the check is given up
 }
 
-func newReader(store Store, l loc, v version, opts ReadOptions, log *logrus.Entry, changed func()) *reader {
+func newReader(store Store, pool *bufPool, l loc, v version, opts ReadOptions, log *logrus.Entry, changed func()) *reader {
 	opts.setDefaults()
-	r := &reader{store: store, l: l, v: v, opts: opts, log: log, changed: changed, chunks: map[int64]*chunk{}}
+	r := &reader{store: store, pool: pool, l: l, v: v, opts: opts, log: log, changed: changed, chunks: map[int64]*chunk{}}
 	if !opts.Verify {
 		r.chainNext = 1 // off from the start
 	}
@@ -144,18 +151,19 @@ func newReader(store Store, l loc, v version, opts ReadOptions, log *logrus.Entr
 
 // Read returns the bytes at off, up to len(dest); fewer only at the end
 // of the object. They are in dest, or, when one chunk holds them all, a
-// slice of that chunk (chunks are never written once fetched), which
-// spares a copy. An interrupt of ctx returns ctx's error; the GETs go on.
-func (r *reader) Read(ctx context.Context, dest []byte, off int64) ([]byte, error) {
+// slice of that chunk, which spares a copy: then done must be called once
+// the bytes have been sent (it gives the chunk back), else done is nil.
+// An interrupt of ctx returns ctx's error; the GETs go on.
+func (r *reader) Read(ctx context.Context, dest []byte, off int64) (data []byte, done func(), err error) {
 	r.mu.Lock()
 	if r.failed != nil {
 		r.mu.Unlock()
-		return nil, r.failed
+		return nil, nil, r.failed
 	}
 	size := r.v.size
 	if off >= size {
 		r.mu.Unlock()
-		return nil, nil
+		return nil, nil, nil
 	}
 	dest = dest[:min(int64(len(dest)), size-off)]
 	cs := r.opts.ChunkSize
@@ -167,14 +175,15 @@ func (r *reader) Read(ctx context.Context, dest []byte, off int64) ([]byte, erro
 		slack = int64(r.ahead) * cs
 	}
 	sequential := off >= r.next-slack && off <= r.next+slack
-	r.next = off + int64(len(dest))
+	r.next = max(r.next, off+int64(len(dest)))
 	if !sequential {
+		r.next = off + int64(len(dest))
 		r.ahead = 0
 		r.dropLocked(-1)
 		r.chain, r.chainNext = nil, max(r.chainNext, 1) // not in order any more
 		r.mu.Unlock()
 		n, err := r.readBlocks(dest, off)
-		return dest[:n], err
+		return dest[:n], nil, err
 	}
 	r.ahead = min(max(r.ahead*2, 2), r.opts.MaxAhead)
 	first, last := off/cs, (off+int64(len(dest))-1)/cs
@@ -185,64 +194,85 @@ func (r *reader) Read(ctx context.Context, dest []byte, off int64) ([]byte, erro
 		}
 		c := r.startLocked(i)
 		if i <= last {
+			c.hold() // ours until the bytes are copied or sent
 			need = append(need, c)
 		}
 	}
 	// The kernel sends reads of one window in parallel and in any order:
-	// keep chunks until there are too many, then drop the lowest.
+	// keep chunks (and the one before this read) until there are too
+	// many, then drop the lowest.
 	for len(r.chunks) > r.opts.MaxAhead+2 {
 		lowest := int64(-1)
 		for i := range r.chunks {
-			if i < first && (lowest < 0 || i < lowest) {
+			if i < first-1 && (lowest < 0 || i < lowest) {
 				lowest = i
 			}
 		}
 		if lowest < 0 {
 			break
 		}
-		delete(r.chunks, lowest)
+		r.forgetLocked(lowest)
 	}
 	r.mu.Unlock()
+	releaseAll := func(from int) {
+		for _, c := range need[from:] {
+			c.release()
+		}
+	}
 
 	n := 0
-	var out []byte
 	for i, c := range need {
 		if err := wait(ctx, c.done); err != nil {
-			return nil, err
+			releaseAll(i)
+			return nil, nil, err
 		}
 		if c.err != nil {
 			r.mu.Lock()
 			if r.chunks[first+int64(i)] == c {
-				delete(r.chunks, first+int64(i)) // fetch again next time
+				r.forgetLocked(first + int64(i)) // fetch again next time
 			}
 			r.mu.Unlock()
-			return nil, c.err
+			err := c.err
+			releaseAll(i)
+			return nil, nil, err
 		}
 		start := (first + int64(i)) * cs
 		lo := max(off, start) - start
 		if lo >= int64(len(c.data)) {
+			releaseAll(i)
 			break // the object ends here (fetch logged that it shrank)
-		}
-		if len(need) == 1 {
-			out = c.data[lo:min(lo+int64(len(dest)), int64(len(c.data)))]
-			n = len(out)
-		} else {
-			n += copy(dest[n:], c.data[lo:])
 		}
 		if c.hashed != nil && start+int64(len(c.data)) >= r.size() {
 			// The last byte: the whole-object check has its say.
 			if err := wait(ctx, c.hashed); err != nil {
-				return nil, err
+				releaseAll(i)
+				return nil, nil, err
 			}
 			if c.sumErr != nil {
-				return nil, c.sumErr
+				err := c.sumErr
+				releaseAll(i)
+				return nil, nil, err
 			}
 		}
+		if len(need) == 1 {
+			return c.data[lo:min(lo+int64(len(dest)), int64(len(c.data)))], c.release, nil
+		}
+		n += copy(dest[n:], c.data[lo:])
+		c.release()
 	}
-	if out != nil {
-		return out, nil
+	return dest[:n], nil, nil
+}
+
+// hold takes a reference to c's buffer; the chunk must be held already
+// (by the map, under r.mu).
+func (c *chunk) hold() { c.refs.Add(1) }
+
+// release gives back a reference; the last one returns the buffer.
+func (c *chunk) release() {
+	if c.refs.Add(-1) == 0 && c.data != nil {
+		c.pool.put(c.data)
+		c.data = nil
 	}
-	return dest[:n], nil
 }
 
 // wait waits for ch to close or ctx to end.
@@ -267,7 +297,8 @@ func (r *reader) startLocked(i int64) *chunk {
 	if c, ok := r.chunks[i]; ok {
 		return c
 	}
-	c := &chunk{done: make(chan struct{})}
+	c := &chunk{done: make(chan struct{}), pool: r.pool}
+	c.refs.Store(2) // the map's and the goroutine's
 	r.chunks[i] = c
 	switch {
 	case i == r.chainNext && (r.chain != nil || i == 0):
@@ -279,7 +310,8 @@ func (r *reader) startLocked(i int64) *chunk {
 	start := i * r.opts.ChunkSize
 	length := min(r.opts.ChunkSize, r.v.size-start)
 	go func() {
-		c.data, c.info, c.err = r.fetch(start, length)
+		defer c.release()
+		c.data, c.info, c.err = r.fetch(start, r.pool.get(length)[:length])
 		close(c.done)
 		if c.hashed != nil {
 			if c.prev != nil {
@@ -293,12 +325,20 @@ func (r *reader) startLocked(i int64) *chunk {
 	return c
 }
 
+// forgetLocked drops chunk i from the map. r.mu must be held.
+func (r *reader) forgetLocked(i int64) {
+	if c, ok := r.chunks[i]; ok {
+		delete(r.chunks, i)
+		c.release()
+	}
+}
+
 // dropLocked forgets chunks before index keep (all if keep < 0).
 // r.mu must be held.
 func (r *reader) dropLocked(keep int64) {
 	for i := range r.chunks {
 		if keep < 0 || i < keep {
-			delete(r.chunks, i)
+			r.forgetLocked(i)
 		}
 	}
 }
@@ -308,7 +348,7 @@ func (r *reader) readBlocks(dest []byte, off int64) (int, error) {
 	b := r.opts.Block
 	start := off / b * b
 	end := min((off+int64(len(dest))+b-1)/b*b, r.size())
-	data, _, err := r.fetch(start, end-start)
+	data, _, err := r.fetch(start, make([]byte, end-start))
 	if err != nil {
 		return 0, err
 	}
@@ -321,20 +361,20 @@ func (r *reader) readBlocks(dest []byte, off int64) (int, error) {
 // fetch reads length bytes at start of the reader's version. It does not
 // depend on any FUSE request: reads ahead outlive the one that started
 // them, and the client bounds every request's time itself.
-func (r *reader) fetch(start, length int64) ([]byte, *s3client.ObjectInfo, error) {
+func (r *reader) fetch(start int64, data []byte) ([]byte, *s3client.ObjectInfo, error) {
+	length := int64(len(data))
 	r.mu.Lock()
 	etag, failed := r.v.etag, r.failed
 	r.mu.Unlock()
 	if failed != nil {
-		return nil, nil, failed
+		return data[:0], nil, failed
 	}
-	data := make([]byte, length)
 	n, info, err := r.store.ReadObject(context.Background(), r.l.bucket, r.l.key, start, data, s3client.GetOptions{IfMatch: etag})
 	if errors.Is(err, s3client.ErrPreconditionFailed) {
-		return nil, nil, r.fail(etag)
+		return data[:0], nil, r.fail(etag)
 	}
 	if err != nil {
-		return nil, nil, err
+		return data[:0], nil, err
 	}
 	r.mu.Lock()
 	if info != nil && info.ETag != "" {
@@ -343,7 +383,7 @@ func (r *reader) fetch(start, length int64) ([]byte, *s3client.ObjectInfo, error
 		} else if !sameETag(r.v.etag, info.ETag) {
 			pinned := r.v.etag
 			r.mu.Unlock()
-			return nil, nil, r.fail(pinned)
+			return data[:0], nil, r.fail(pinned)
 		}
 	}
 	defer r.mu.Unlock()

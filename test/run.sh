@@ -6,6 +6,8 @@
 #      on MinIO (signature auto)
 #   3. the end-to-end suite on a throw-away Ceph RGW, SigV2
 #   4. the end-to-end suite on a throw-away Ceph RGW, SigV4
+#   5. the race detector on fs, cache and s3client (its integration
+#      tests included), and each fuzz target for a short fixed time
 # Every pass runs even if an earlier one failed; the summary at the end
 # lists each pass with its result and time, and the exit status is 1 if
 # any failed. Extra arguments go to every `go test` (e.g. -run TestMv -v).
@@ -40,6 +42,15 @@ pass "e2e on Ceph RGW, SigV2" \
   env BUCKETFS_TEST_SERVER=ceph BUCKETFS_TEST_SIGNATURE=v2 go test -count=1 -timeout 30m "$@" ./test/e2e/
 pass "e2e on Ceph RGW, SigV4" \
   env BUCKETFS_TEST_SERVER=ceph BUCKETFS_TEST_SIGNATURE=v4 go test -count=1 -timeout 30m "$@" ./test/e2e/
+# fuzz runs every fuzz target of s3client for $FUZZTIME each.
+fuzz() {
+  local f
+  for f in FuzzParseListV2 FuzzURIEncode FuzzParseMultipartXML FuzzKeyRoundTrip; do
+    go test -run "^$f\$" -fuzz "^$f\$" -fuzztime "${FUZZTIME:-10s}" ./s3client/ || return 1
+  done
+}
+pass "race detector: fs, cache, s3client" go test -race -count=1 -timeout 20m "$@" ./fs/ ./cache/ ./s3client/
+pass "fuzz targets (${FUZZTIME:-10s} each)" fuzz
 
 echo
 echo "=== test/run.sh: summary (total $(($(date +%s) - total))s)"
