@@ -29,6 +29,9 @@
 //     multipart upload with parts in flight; bufpool.go: part buffers.
 //   - symlink.go: Symlink, a link stored as an object whose body is the
 //     target.
+//   - uploads.go: journaled, the Store wrapper that records this run's
+//     multipart uploads, and the sweep that aborts those earlier runs
+//     left behind; journal.go: the journal files in the state directory.
 //
 // # Locks
 //
@@ -56,6 +59,8 @@
 //     File.mu) with no lock held; File never calls into a reader.
 //   - Symlink.mu is held across the GET of Readlink (one small GET, once
 //     per link).
+//   - uploadJournal.mu is a leaf, held across a journal file's append
+//     and fsync, never across a store call.
 package fs
 
 import (
@@ -122,6 +127,19 @@ type Options struct {
 	StatHead bool
 	Write    WriteOptions
 	Read     ReadOptions
+
+	// AbortStaleUploads, when positive, has this run record its
+	// multipart uploads in a journal in StateDir and abort those that
+	// earlier runs left behind once they are older than this (see
+	// uploads.go). Zero (or an empty StateDir) records and aborts
+	// nothing. The command's default is DefaultAbortStaleUploads.
+	AbortStaleUploads time.Duration
+	// StateDir holds the upload journals (created 0700 if missing; the
+	// command's default is DefaultStateDir()).
+	StateDir string
+	// Endpoint is the server's URL. Its host tells this server's
+	// journals from those of others in StateDir.
+	Endpoint string
 }
 
 // FS is the state shared by every node of one mount.
@@ -140,7 +158,9 @@ type FS struct {
 	chunks    *bufPool // buffers of read chunks
 }
 
-// New returns the filesystem for opts and its root node.
+// New returns the filesystem for opts and its root node. With
+// opts.AbortStaleUploads set it also starts, in the background, the sweep
+// of multipart uploads left by earlier runs (uploads.go).
 func New(store Store, cacheOpts cache.Options, opts Options, log *logrus.Entry) (*FS, gofs.InodeEmbedder) {
 	if opts.FileMode == 0 {
 		opts.FileMode = 0o666 &^ opts.Umask
@@ -150,6 +170,11 @@ func New(store Store, cacheOpts cache.Options, opts Options, log *logrus.Entry) 
 	}
 	opts.Write.setDefaults()
 	opts.Read.setDefaults()
+	var journal *uploadJournal
+	if opts.AbortStaleUploads > 0 && opts.StateDir != "" {
+		journal = newUploadJournal(store, opts, log)
+		store = journaled{store, journal}
+	}
 	f := &FS{
 		store: uninterruptible{store}, opts: opts, log: log, mounted: time.Now(),
 		attrs:     cache.New[Attr](cacheOpts),
@@ -157,6 +182,9 @@ func New(store Store, cacheOpts cache.Options, opts Options, log *logrus.Entry) 
 		headSlots: make(chan struct{}, 16),
 		parts:     &bufPool{size: opts.Write.PartSize},
 		chunks:    &bufPool{size: opts.Read.ChunkSize},
+	}
+	if journal != nil {
+		go journal.sweepLoop()
 	}
 	if opts.Bucket == "" {
 		return f, &EndpointRoot{fsys: f}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -80,6 +81,8 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	// Uploads.
 	fl.Int64Var(&cfg.fs.Write.PartSize, "part-size", bfs.DefaultPartSize, "multipart part size in `bytes` (at least 5 MiB)")
 	fl.IntVar(&cfg.fs.Write.Parallel, "upload-parallel", bfs.DefaultParallel, "`number` of parts of one file uploaded at once")
+	fl.DurationVar(&cfg.fs.AbortStaleUploads, "abort-stale-uploads", bfs.DefaultAbortStaleUploads, "abort the multipart uploads a dead earlier run left behind once older than this `duration` (0: record and abort none)")
+	fl.StringVar(&cfg.fs.StateDir, "state-dir", bfs.DefaultStateDir(), "`directory` of the journals of this run's multipart uploads (created 0700)")
 
 	// Reads.
 	fl.IntVar(&cfg.readAheadKiB, "read-ahead-kib", 8192, "kernel read-ahead of the mount in `KiB` (sysfs read_ahead_kb; 0 leaves the kernel's 128)")
@@ -240,6 +243,17 @@ func (cfg *config) resolve() error {
 	if cfg.s3.RequestTimeout <= 0 || cfg.s3.IdleTimeout <= 0 {
 		return fmt.Errorf("--request-timeout and --idle-timeout must be positive")
 	}
+	if cfg.fs.AbortStaleUploads < 0 {
+		return fmt.Errorf("--abort-stale-uploads must not be negative (0 turns it off)")
+	}
+	if cfg.fs.StateDir != "" {
+		dir, err := filepath.Abs(cfg.fs.StateDir) // the daemon runs in /
+		if err != nil {
+			return fmt.Errorf("--state-dir: %w", err)
+		}
+		cfg.fs.StateDir = dir
+	}
+	cfg.fs.Endpoint = cfg.s3.Endpoint
 	return nil
 }
 

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	bfs "github.com/bucketfs/bucketfs/fs"
 )
 
 func TestParseArgs(t *testing.T) {
@@ -55,6 +57,18 @@ func TestParseArgs(t *testing.T) {
 			want(t, cfg.debugS3, true)
 			want(t, cfg.logLevel, "debug")
 		}},
+		{"stale uploads by default", []string{"--endpoint", "http://h:3", "b", "/mnt"}, func(t *testing.T, cfg config) {
+			want(t, cfg.fs.AbortStaleUploads, bfs.DefaultAbortStaleUploads)
+			want(t, cfg.fs.StateDir, bfs.DefaultStateDir())
+			want(t, cfg.fs.Endpoint, "http://h:3")
+		}},
+		{"stale uploads as -o", []string{"b", "/mnt", "-o", "abort_stale_uploads=1h,state_dir=/srv/state"}, func(t *testing.T, cfg config) {
+			want(t, cfg.fs.AbortStaleUploads, time.Hour)
+			want(t, cfg.fs.StateDir, "/srv/state")
+		}},
+		{"stale uploads off", []string{"--abort-stale-uploads", "0", "b", "/mnt"}, func(t *testing.T, cfg config) {
+			want(t, cfg.fs.AbortStaleUploads, time.Duration(0))
+		}},
 		{"daemon flag", []string{"--daemon", "b", "/mnt"}, func(t *testing.T, cfg config) {
 			want(t, cfg.daemon, true)
 		}},
@@ -96,6 +110,7 @@ func TestParseArgsErrors(t *testing.T) {
 		{[]string{"--no-such-flag", "b", "/mnt"}, "no-such-flag"},
 		{[]string{":/x", "/mnt"}, "empty bucket name"},
 		{[]string{"a/b", "/mnt"}, "bad SOURCE"},
+		{[]string{"--abort-stale-uploads=-1s", "b", "/mnt"}, "must not be negative"},
 		{[]string{"--part-size", "1000", "b", "/mnt"}, "at least 5 MiB"},
 	}
 	for _, tt := range tests {

@@ -3,7 +3,7 @@
 
 usage: boto_s3.py PORT BUCKET OP [KEY [FILE]]
   OP: lookup-bucket | create-bucket | delete-bucket | put KEY FILE | get KEY FILE | md5 KEY | size KEY |
-      exists KEY | delete KEY
+      exists KEY | delete KEY | uploads | start-upload KEY
 Credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
 """
 import hashlib
@@ -48,6 +48,10 @@ def main():
         print("yes" if bucket.get_key(args[0]) is not None else "no")
     elif op == "delete":
         bucket.delete_key(args[0])
+    elif op == "uploads":
+        print(len(bucket.get_all_multipart_uploads()))
+    elif op == "start-upload":
+        print(bucket.initiate_multipart_upload(args[0]).id)
     else:
         sys.exit("unknown op " + op)
 
