@@ -146,17 +146,28 @@ func (f *FS) statKnown(ctx context.Context, l loc, a Attr) (Attr, syscall.Errno)
 	if a.Dir {
 		key += "/"
 	}
-	// One HEAD per key at a time: a lookup joins one started ahead.
+	// One HEAD per key at a time: a lookup joins one started ahead. The
+	// answer is cached before the key is let go, and a HEAD that another
+	// finished just before is not made again.
 	v, err, _ := f.heads.Do(l.bucket+"/"+key, func() (any, error) {
-		return f.store.HeadObject(ctx, l.bucket, key)
+		if c, ok := f.attrs.Get(l.cacheKey()); ok && !c.Missing && c.Value.Meta != nil {
+			return c.Value, nil
+		}
+		info, err := f.store.HeadObject(ctx, l.bucket, key)
+		if err != nil {
+			return nil, err
+		}
+		b := a
+		b.Meta = parseMeta(info)
+		if !b.Dir {
+			b.Size, b.Mtime, b.ETag = info.Size, info.LastModified, info.ETag
+		}
+		f.attrs.Put(l.cacheKey(), b)
+		return b, nil
 	})
-	info, _ := v.(*s3client.ObjectInfo)
 	switch {
 	case err == nil:
-		a.Meta = parseMeta(info)
-		if !a.Dir {
-			a.Size, a.Mtime, a.ETag = info.Size, info.LastModified, info.ETag
-		}
+		return v.(Attr), 0
 	case errors.Is(err, s3client.ErrNotFound) && a.Dir:
 		a.Meta = noMeta() // an implied directory has no marker
 	case errors.Is(err, s3client.ErrNotFound):
