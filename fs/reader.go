@@ -17,7 +17,7 @@ package fs
 // Sequential reads (the kernel may send them slightly out of order) get
 // a window of parallel ranged GETs of ChunkSize ahead of them that grows
 // from 2 to MaxAhead chunks; at most MaxAhead+2 chunks are held. Chunks
-// are large (8 MiB) because every GET costs the server a lookup and a
+// are large (16 MiB) because every GET costs the server a lookup and a
 // partly read erasure block: on MinIO, 2 MiB ranges take twice the
 // server CPU per byte of 8 MiB ones and half the throughput. A read
 // far from the last one is random and fetches only the Block-aligned
@@ -53,10 +53,11 @@ import (
 
 // ReadOptions shape reads of objects.
 type ReadOptions struct {
-	// ChunkSize is the size of one read-ahead GET (default 2 MiB).
+	// ChunkSize is the size of one read-ahead GET (default DefaultChunkSize).
 	ChunkSize int64
 	// MaxAhead is the most chunks fetched ahead of a sequential reader
-	// (default 8). Memory per reader is at most (MaxAhead+2)*ChunkSize.
+	// (default DefaultMaxAhead). Memory per reader is at most
+	// (MaxAhead+2)*ChunkSize, and replies being sent.
 	MaxAhead int
 	// Block rounds random reads: each fetches only the blocks it touches
 	// (default 128 KiB).
@@ -71,8 +72,8 @@ type ReadOptions struct {
 
 // Defaults of ReadOptions.
 const (
-	DefaultChunkSize = 8 << 20
-	DefaultMaxAhead  = 4
+	DefaultChunkSize = 16 << 20
+	DefaultMaxAhead  = 3
 )
 
 func (o *ReadOptions) setDefaults() {

@@ -85,7 +85,7 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fl.StringVar(&cfg.fs.StateDir, "state-dir", bfs.DefaultStateDir(), "`directory` of the journals of this run's multipart uploads (created 0700)")
 
 	// Reads.
-	fl.IntVar(&cfg.readAheadKiB, "read-ahead-kib", 8192, "kernel read-ahead of the mount in `KiB` (sysfs read_ahead_kb; 0 leaves the kernel's 128)")
+	fl.IntVar(&cfg.readAheadKiB, "read-ahead-kib", 4096, "kernel read-ahead of the mount in `KiB` (sysfs read_ahead_kb; 0 leaves the kernel's 128)")
 	fl.Int64Var(&cfg.fs.Read.ChunkSize, "read-chunk", bfs.DefaultChunkSize, "size of one ranged GET of a sequential read, `bytes`")
 	fl.IntVar(&cfg.fs.Read.MaxAhead, "read-ahead-chunks", bfs.DefaultMaxAhead, "most `number` of GETs in flight ahead of one sequential reader")
 	fl.BoolVar(&cfg.fs.Read.Verify, "verify-md5", false, "check whole in-order reads of single-PUT objects against their ETag (MD5); a mismatch is EIO (costs CPU: MD5 runs at ~600 MB/s)")
