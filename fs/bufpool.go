@@ -5,14 +5,18 @@ import "sync"
 // bufPool recycles buffers of one size (upload parts, read chunks), so
 // a long upload or read reuses a few buffers instead of leaving one per
 // part or GET to the garbage collector, which lets the heap grow to
-// twice what is live.
+// twice what is live. Every buffer it hands out is charged to the
+// mount's memory budget until it is put back.
 type bufPool struct {
 	size int64
+	mem  *budget
 	p    sync.Pool
 }
 
-// get returns an empty buffer with room for size bytes.
+// get returns an empty buffer with room for size bytes, charged to the
+// budget whatever the budget says (the caller cannot do without it).
 func (b *bufPool) get(size int64) []byte {
+	b.mem.charge(size)
 	if size == b.size {
 		if v, ok := b.p.Get().(*[]byte); ok {
 			return (*v)[:0]
@@ -21,9 +25,107 @@ func (b *bufPool) get(size int64) []byte {
 	return make([]byte, 0, size)
 }
 
+// tryGet is get for what can wait (a read ahead): nil if the budget has
+// no room.
+func (b *bufPool) tryGet(size int64) []byte {
+	if !b.mem.tryCharge(size) {
+		return nil
+	}
+	b.mem.release(size)
+	return b.get(size)
+}
+
 // put gives back a buffer nobody uses any more.
 func (b *bufPool) put(buf []byte) {
+	b.mem.release(int64(cap(buf)))
 	if int64(cap(buf)) == b.size {
 		b.p.Put(&buf)
 	}
+}
+
+// budget is the memory of one mount's buffers (--max-memory): upload
+// parts being filled and in flight, and read chunks. Reads ahead start
+// only while there is room; an upload part waits for room before it is
+// sent (back-pressure on the writer), unless no part is in flight at
+// all, so that something always moves. A nil budget has no limit.
+type budget struct {
+	max int64
+
+	mu       sync.Mutex // protects the fields below
+	used     int64      // bytes of buffers handed out
+	inFlight int        // upload parts being sent
+	room     *sync.Cond // signalled when used or inFlight drops
+}
+
+func newBudget(max int64) *budget {
+	b := &budget{max: max}
+	b.room = sync.NewCond(&b.mu)
+	return b
+}
+
+func (b *budget) charge(n int64) {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	b.used += n
+	b.mu.Unlock()
+}
+
+func (b *budget) tryCharge(n int64) bool {
+	if b == nil {
+		return true
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.used+n > b.max {
+		return false
+	}
+	b.used += n
+	return true
+}
+
+func (b *budget) release(n int64) {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	b.used -= n
+	b.mu.Unlock()
+	b.room.Broadcast()
+}
+
+// startFlight waits until an upload part may be sent: the budget is not
+// exceeded, or nothing else is in flight.
+func (b *budget) startFlight() {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	for b.used > b.max && b.inFlight > 0 {
+		b.room.Wait()
+	}
+	b.inFlight++
+	b.mu.Unlock()
+}
+
+// endFlight records that an upload part was sent (or failed).
+func (b *budget) endFlight() {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	b.inFlight--
+	b.mu.Unlock()
+	b.room.Broadcast()
+}
+
+// inUse is the bytes charged now.
+func (b *budget) inUse() int64 {
+	if b == nil {
+		return 0
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.used
 }

@@ -106,6 +106,9 @@ type Store interface {
 	DeleteBucket(ctx context.Context, bucket string) error
 }
 
+// DefaultMaxMemory is the default of Options.MaxMemory.
+const DefaultMaxMemory = 512 << 20
+
 // Options describe one mount.
 type Options struct {
 	// Bucket is the mounted bucket; empty mounts the whole endpoint, one
@@ -127,6 +130,12 @@ type Options struct {
 	StatHead bool
 	Write    WriteOptions
 	Read     ReadOptions
+	// MaxMemory bounds the buffers of the whole mount (upload parts being
+	// filled and in flight, read chunks): reads ahead start only while
+	// there is room, and a full part waits for room before it is sent
+	// (default DefaultMaxMemory). Each file being written may add one
+	// part being filled beyond it; a single read always gets its chunk.
+	MaxMemory int64
 
 	// AbortStaleUploads, when positive, has this run record its
 	// multipart uploads in a journal in StateDir and abort those that
@@ -170,6 +179,10 @@ func New(store Store, cacheOpts cache.Options, opts Options, log *logrus.Entry) 
 	}
 	opts.Write.setDefaults()
 	opts.Read.setDefaults()
+	if opts.MaxMemory <= 0 {
+		opts.MaxMemory = DefaultMaxMemory
+	}
+	mem := newBudget(opts.MaxMemory)
 	var journal *uploadJournal
 	if opts.AbortStaleUploads > 0 && opts.StateDir != "" {
 		journal = newUploadJournal(store, opts, log)
@@ -180,8 +193,8 @@ func New(store Store, cacheOpts cache.Options, opts Options, log *logrus.Entry) 
 		attrs:     cache.New[Attr](cacheOpts),
 		listings:  cache.New[*listing](cacheOpts),
 		headSlots: make(chan struct{}, 16),
-		parts:     &bufPool{size: opts.Write.PartSize},
-		chunks:    &bufPool{size: opts.Read.ChunkSize},
+		parts:     &bufPool{size: opts.Write.PartSize, mem: mem},
+		chunks:    &bufPool{size: opts.Read.ChunkSize, mem: mem},
 	}
 	if journal != nil {
 		go journal.sweepLoop()

@@ -38,10 +38,14 @@ func (m *multipart) nextPart() int {
 	return m.next
 }
 
-// upload ships an in-memory part in the background once a slot is free;
-// the buffer goes back to pool when sent.
+// upload ships an in-memory part in the background once the memory
+// budget and a slot allow; the buffer goes back to pool when sent.
 func (m *multipart) upload(part []byte, pool *bufPool) error {
-	return m.uploadFrom(bytes.NewReader(part), int64(len(part)), func() { pool.put(part) })
+	pool.mem.startFlight()
+	return m.uploadFrom(bytes.NewReader(part), int64(len(part)), func() {
+		pool.mem.endFlight()
+		pool.put(part)
+	})
 }
 
 // uploadFrom ships size bytes of body as the next part, in the background

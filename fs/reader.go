@@ -193,7 +193,10 @@ func (r *reader) Read(ctx context.Context, dest []byte, off int64) (data []byte,
 		if i*cs >= size {
 			break
 		}
-		c := r.startLocked(i)
+		c := r.startLocked(i, i > last)
+		if c == nil {
+			break // no room in the memory budget to read further ahead
+		}
 		if i <= last {
 			c.hold() // ours until the bytes are copied or sent
 			need = append(need, c)
@@ -293,10 +296,22 @@ func (r *reader) size() int64 {
 	return r.v.size
 }
 
-// startLocked returns chunk i, starting its GET if needed. r.mu must be held.
-func (r *reader) startLocked(i int64) *chunk {
+// startLocked returns chunk i, starting its GET if needed; a chunk only
+// read ahead is not started (nil) if the memory budget has no room for
+// it. r.mu must be held.
+func (r *reader) startLocked(i int64, ahead bool) *chunk {
 	if c, ok := r.chunks[i]; ok {
 		return c
+	}
+	start := i * r.opts.ChunkSize
+	length := min(r.opts.ChunkSize, r.v.size-start)
+	var buf []byte
+	if ahead {
+		if buf = r.pool.tryGet(length); buf == nil {
+			return nil
+		}
+	} else {
+		buf = r.pool.get(length)
 	}
 	c := &chunk{done: make(chan struct{}), pool: r.pool}
 	c.refs.Store(2) // the map's and the goroutine's
@@ -308,11 +323,9 @@ func (r *reader) startLocked(i int64) *chunk {
 	case i > r.chainNext:
 		r.chain = nil // a gap: the check is off
 	}
-	start := i * r.opts.ChunkSize
-	length := min(r.opts.ChunkSize, r.v.size-start)
 	go func() {
 		defer c.release()
-		c.data, c.info, c.err = r.fetch(start, r.pool.get(length)[:length])
+		c.data, c.info, c.err = r.fetch(start, buf[:length])
 		close(c.done)
 		if c.hashed != nil {
 			if c.prev != nil {

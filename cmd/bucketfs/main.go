@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -121,6 +122,11 @@ func run(cfg config, ready *os.File) error {
 		return fmt.Errorf("cannot mount %q from %s: %w", cfg.source, cfg.s3.Endpoint, err)
 	}
 
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// Past the buffers' budget, the garbage collector works harder
+		// rather than let the heap double.
+		debug.SetMemoryLimit(cfg.fs.MaxMemory + 64<<20)
+	}
 	_, root := bfs.New(client, cfg.cache, cfg.fs, logger.WithField("component", "fs"))
 	fuseLevel := logrus.DebugLevel
 	if cfg.debugFUSE {

@@ -84,6 +84,8 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fl.DurationVar(&cfg.fs.AbortStaleUploads, "abort-stale-uploads", bfs.DefaultAbortStaleUploads, "abort the multipart uploads a dead earlier run left behind once older than this `duration` (0: record and abort none)")
 	fl.StringVar(&cfg.fs.StateDir, "state-dir", bfs.DefaultStateDir(), "`directory` of the journals of this run's multipart uploads (created 0700)")
 
+	fl.Int64Var(&cfg.fs.MaxMemory, "max-memory", bfs.DefaultMaxMemory, "`bytes` of buffers (upload parts, read-ahead) for the whole mount; writers wait for room, reads ahead shrink")
+
 	// Reads.
 	fl.IntVar(&cfg.readAheadKiB, "read-ahead-kib", 4096, "kernel read-ahead of the mount in `KiB` (sysfs read_ahead_kb; 0 leaves the kernel's 128)")
 	fl.Int64Var(&cfg.fs.Read.ChunkSize, "read-chunk", bfs.DefaultChunkSize, "size of one ranged GET of a sequential read, `bytes`")
@@ -239,6 +241,9 @@ func (cfg *config) resolve() error {
 	}
 	if err := cfg.fs.Write.Check(); err != nil {
 		return fmt.Errorf("--part-size: %w", err)
+	}
+	if cfg.fs.MaxMemory <= 0 {
+		return fmt.Errorf("--max-memory must be positive")
 	}
 	if cfg.s3.RequestTimeout <= 0 || cfg.s3.IdleTimeout <= 0 {
 		return fmt.Errorf("--request-timeout and --idle-timeout must be positive")
