@@ -87,6 +87,11 @@ func (c chunkReply) Bytes(buf []byte) ([]byte, fuse.Status) { return c.data, fus
 func (c chunkReply) Size() int                              { return len(c.data) }
 func (c chunkReply) Done()                                  { c.done() }
 
+// Slices has go-fuse write the reply with writev straight from the
+// chunk, instead of trying to splice it through a pipe (a copy more, and
+// a reply over 1 MiB does not fit the pipe).
+func (c chunkReply) Slices() ([][]byte, fuse.Status) { return [][]byte{c.data}, fuse.OK }
+
 var _ fuse.ReadResult = chunkReply{}
 
 // readLocal serves a read from the writer if it holds the content

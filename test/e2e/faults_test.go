@@ -147,7 +147,9 @@ func TestReadWhileOverwritten(t *testing.T) {
 		t.Fatalf("%s: ranged GET with the right If-Match %s: %d bytes, %v", sw.Server, info.ETag, n, err)
 	}
 
-	m := mountBucket(t, bucket)
+	// A small read-ahead: the reader cannot have fetched it all before
+	// the overwrite.
+	m := mountBucket(t, bucket, "--read-chunk", "1048576", "--read-ahead-chunks", "2", "--read-ahead-kib", "0")
 	f, err := os.Open(filepath.Join(m.Dir, "f"))
 	if err != nil {
 		t.Fatal(err)
