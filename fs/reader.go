@@ -17,7 +17,7 @@ package fs
 // Sequential reads (the kernel may send them slightly out of order) get
 // a window of parallel ranged GETs of ChunkSize ahead of them that grows
 // from 2 to MaxAhead chunks; at most MaxAhead+2 chunks are held. Chunks
-// are large (16 MiB) because every GET costs the server a lookup and a
+// are large (8 MiB) because every GET costs the server a lookup and a
 // partly read erasure block: on MinIO, 2 MiB ranges take twice the
 // server CPU per byte of 8 MiB ones and half the throughput. A read
 // far from the last one is random and fetches only the Block-aligned
@@ -72,8 +72,8 @@ type ReadOptions struct {
 
 // Defaults of ReadOptions.
 const (
-	DefaultChunkSize = 16 << 20
-	DefaultMaxAhead  = 3
+	DefaultChunkSize = 8 << 20
+	DefaultMaxAhead  = 4
 )
 
 func (o *ReadOptions) setDefaults() {
