@@ -152,7 +152,11 @@ func run(cfg config, ready *os.File) error {
 			Options:     mountFlags(cfg),
 			DirectMount: true,
 			MaxWrite:    1 << 20,
-			Logger:      fuseLog,
+			// Reads ahead of all files share the kernel's background
+			// requests (go-fuse's default is 12): several readers at
+			// once need more to keep their GETs busy.
+			MaxBackground: cfg.maxBackground,
+			Logger:        fuseLog,
 			// Lookups HEAD objects; READDIRPLUS would do that for every
 			// entry of every listing, even for a plain ls.
 			DisableReadDirPlus: true,

@@ -27,6 +27,7 @@ type config struct {
 	caFile             string
 	allowOther         bool
 	readAheadKiB       int
+	maxBackground      int
 
 	foreground   bool // -f: stay attached even as a mount helper
 	daemon       bool // --daemon, or run as a mount helper
@@ -87,6 +88,7 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fl.Int64Var(&cfg.fs.MaxMemory, "max-memory", bfs.DefaultMaxMemory, "`bytes` of buffers (upload parts, read-ahead) for the whole mount; writers wait for room, reads ahead shrink")
 
 	// Reads.
+	fl.IntVar(&cfg.maxBackground, "max-background", 64, "`number` of FUSE requests the kernel may have in flight in the background (reads ahead of all files)")
 	fl.IntVar(&cfg.readAheadKiB, "read-ahead-kib", 4096, "kernel read-ahead of the mount in `KiB` (sysfs read_ahead_kb; 0 leaves the kernel's 128)")
 	fl.Int64Var(&cfg.fs.Read.ChunkSize, "read-chunk", bfs.DefaultChunkSize, "size of one ranged GET of a sequential read, `bytes`")
 	fl.IntVar(&cfg.fs.Read.MaxAhead, "read-ahead-chunks", bfs.DefaultMaxAhead, "most `number` of GETs in flight ahead of one sequential reader")
