@@ -301,3 +301,67 @@ func TestOutageDuringCopy(t *testing.T) {
 		t.Fatalf("object after the outage: %d bytes, equal %v", len(got), bytes.Equal(got, want))
 	}
 }
+
+// With one request in ten failing (5xx, SlowDown; connection resets for
+// all but the POSTs, which are not repeated after a network failure as
+// the server may have acted), cp -r of 300 files and a 64 MiB file into
+// the mount succeeds: every object equal to its file, none missing,
+// none left as an unfinished multipart upload.
+func TestCopyUnderFaults(t *testing.T) {
+	bucket := newBucket(t)
+	src := t.TempDir()
+	tree := filepath.Join(src, "tree")
+	if err := os.MkdirAll(tree, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]byte{}
+	for i := 0; i < 300; i++ {
+		data := make([]byte, 1000+i*37)
+		rand.Read(data)
+		name := filepath.Join("tree", "d"+string(rune('a'+i%10)), "f"+strings.Repeat("x", i%7)+"-"+time.Duration(i).String())
+		if err := os.MkdirAll(filepath.Join(src, filepath.Dir(name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(src, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		want[name] = data
+	}
+	big := make([]byte, 64<<20)
+	rand.Read(big)
+	if err := os.WriteFile(filepath.Join(tree, "big"), big, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want["tree/big"] = big
+
+	p, m := proxied(t, bucket)
+	all := []faultproxy.Op{}
+	notPost := []faultproxy.Op{faultproxy.GetObject, faultproxy.HeadObject, faultproxy.PutObject, faultproxy.UploadPart,
+		faultproxy.CopyObject, faultproxy.DeleteObject, faultproxy.ListObjects, faultproxy.HeadBucket}
+	p.SetRules(
+		faultproxy.Rule{Ops: all, Fault: faultproxy.Status503, Rate: 0.03},
+		faultproxy.Rule{Ops: all, Fault: faultproxy.SlowDown, Rate: 0.02},
+		faultproxy.Rule{Ops: all, Fault: faultproxy.Status500, Rate: 0.02},
+		faultproxy.Rule{Ops: notPost, Fault: faultproxy.Reset, Rate: 0.03},
+	)
+	if out, err := exec.Command("cp", "-r", tree, m.Dir).CombinedOutput(); err != nil {
+		t.Fatalf("cp -r under 10%% faults: %v\n%s", err, out)
+	}
+	p.SetRules()
+	var injected int64
+	for _, n := range p.Stats().Faults {
+		injected += n
+	}
+	t.Logf("%d faults injected", injected)
+	if injected == 0 {
+		t.Fatal("no fault injected: the test proved nothing")
+	}
+	for name, data := range want {
+		if got := getObject(t, bucket, name); !bytes.Equal(got, data) {
+			t.Errorf("%s: %d bytes, want %d equal bytes", name, len(got), len(data))
+		}
+	}
+	if n := boto(t, bucket, "uploads"); n != "0" {
+		t.Errorf("unfinished multipart uploads left: %s", n)
+	}
+}
