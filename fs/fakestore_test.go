@@ -40,6 +40,7 @@ type fakeStore struct {
 	gotBytes int64         // bytes returned by GetObject
 	putErr   error         // returned by PutObject when set
 	putGate  chan struct{} // when set, PutObject waits until it is closed
+	listMeta bool          // listings carry metadata when asked, as MinIO's
 }
 
 var _ Store = (*fakeStore)(nil)
@@ -249,7 +250,14 @@ func (s *fakeStore) ListObjects(ctx context.Context, bucket string, in s3client.
 			page.CommonPrefixes = append(page.CommonPrefixes, cp)
 			after = cp
 		} else {
-			page.Objects = append(page.Objects, s3client.ListedObject{Key: k, Size: int64(len(s.objects[k])), LastModified: s.mtime, ETag: s.etag(k)})
+			o := s3client.ListedObject{Key: k, Size: int64(len(s.objects[k])), LastModified: s.mtime, ETag: s.etag(k)}
+			if in.Metadata && s.listMeta {
+				o.Metadata = map[string]string{}
+				for n, v := range s.metas[k] {
+					o.Metadata[n] = v
+				}
+			}
+			page.Objects = append(page.Objects, o)
 			after = k
 		}
 	}

@@ -440,3 +440,35 @@ func TestNameTooLong(t *testing.T) {
 		t.Errorf("PutObject: got %d, want 6 (5 markers and ok)", n)
 	}
 }
+
+// On a server that puts metadata in listings (MinIO), stat of every
+// listed name — ls -l — costs no HEAD, and modes, owners and mtimes are
+// the objects' own.
+func TestListingMetadataSparesHeads(t *testing.T) {
+	store := newFakeStore(t, "b")
+	store.listMeta = true
+	for i := range 20 {
+		k := fmt.Sprintf("d/f%02d", i)
+		store.set(k, []byte("x"))
+		store.metas[k] = map[string]string{"mode": "33216", "uid": "1234", "gid": "5678", "mtime": "1600000000"} // 0100700
+	}
+	mnt, _ := testMount(t, store, Options{StatHead: true}, cache.Options{})
+	entries, err := os.ReadDir(filepath.Join(mnt, "d"))
+	if err != nil || len(entries) != 20 {
+		t.Fatalf("ReadDir: %d entries, %v", len(entries), err)
+	}
+	store.resetCounts() // the lookup of d itself probed it
+	for _, e := range entries {
+		st, err := os.Lstat(filepath.Join(mnt, "d", e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sys := st.Sys().(*syscall.Stat_t)
+		if st.Mode().Perm() != 0o700 || sys.Uid != 1234 || sys.Gid != 5678 || st.ModTime().Unix() != 1600000000 {
+			t.Errorf("%s: mode %v uid %d gid %d mtime %v; want 0700, 1234, 5678, 1600000000", e.Name(), st.Mode(), sys.Uid, sys.Gid, st.ModTime().Unix())
+		}
+	}
+	if n := store.count("HeadObject"); n != 0 {
+		t.Errorf("HEADs for ls -l of 20 files with metadata in the listing: got %d, want 0", n)
+	}
+}

@@ -235,7 +235,9 @@ type dirEntry struct {
 // complete, and returns it sorted.
 func (f *FS) list(ctx context.Context, dir loc) ([]dirEntry, error) {
 	byName := map[string]Attr{}
-	in := s3client.ListInput{Prefix: dir.key, Delimiter: "/"}
+	// MinIO gives each object's metadata in the listing when asked
+	// (metadata=true): then no name of it needs a HEAD for its mode.
+	in := s3client.ListInput{Prefix: dir.key, Delimiter: "/", Metadata: true}
 	for {
 		page, err := f.store.ListObjects(ctx, dir.bucket, in)
 		if err != nil {
@@ -263,7 +265,11 @@ func (f *FS) list(ctx context.Context, dir loc) ([]dirEntry, error) {
 				f.warnOnce(o.Key, "key %q is shadowed by directory %q", o.Key, o.Key+"/")
 				continue
 			}
-			byName[name] = Attr{Size: o.Size, Mtime: o.LastModified, ETag: o.ETag}
+			a := Attr{Size: o.Size, Mtime: o.LastModified, ETag: o.ETag}
+			if o.Metadata != nil {
+				a.Meta = parseMeta(&s3client.ObjectInfo{Metadata: o.Metadata, ContentType: o.ContentType})
+			}
+			byName[name] = a
 		}
 		if !page.IsTruncated {
 			break

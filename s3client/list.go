@@ -18,6 +18,10 @@ type ListInput struct {
 	ContinuationToken string
 	StartAfter        string
 	MaxKeys           int // 0 means the server's default (1000)
+	// Metadata asks for each object's user metadata in the listing, as
+	// MinIO's metadata=true extension gives it (other servers ignore the
+	// parameter: the objects then have no Metadata).
+	Metadata bool
 }
 
 // ListedObject is one entry of a listing.
@@ -26,6 +30,11 @@ type ListedObject struct {
 	Size         int64
 	LastModified time.Time
 	ETag         string
+	// Metadata holds the x-amz-meta-* values the listing carried (as in
+	// ObjectInfo.Metadata) when ListInput.Metadata asked for them and the
+	// server gave them; nil otherwise. ContentType likewise.
+	Metadata    map[string]string
+	ContentType string
 }
 
 // ListPage is one page of a listing.
@@ -49,6 +58,14 @@ type xmlListResult struct {
 		Size         int64  `xml:"Size"`
 		LastModified string `xml:"LastModified"`
 		ETag         string `xml:"ETag"`
+		// UserMetadata is MinIO's extension (metadata=true): the
+		// object's metadata headers, one element each.
+		UserMetadata *struct {
+			Items []struct {
+				XMLName xml.Name
+				Value   string `xml:",chardata"`
+			} `xml:",any"`
+		} `xml:"UserMetadata"`
 	} `xml:"Contents"`
 	CommonPrefixes []struct {
 		Prefix string `xml:"Prefix"`
@@ -86,6 +103,9 @@ func (c *Client) listV2(ctx context.Context, bucket string, in ListInput) (*xmlL
 	}
 	if in.MaxKeys > 0 {
 		q.Set("max-keys", strconv.Itoa(in.MaxKeys))
+	}
+	if in.Metadata {
+		q.Set("metadata", "true")
 	}
 	body, err := c.doXML(ctx, &request{op: "ListObjectsV2", method: http.MethodGet, bucket: bucket, query: q})
 	if err != nil {

@@ -175,7 +175,19 @@ func (x *xmlListResult) entries() (*ListPage, error) {
 			return nil, fmt.Errorf("bad key %q in list response: %w", o.Key, err)
 		}
 		t, _ := time.Parse(time.RFC3339Nano, o.LastModified)
-		page.Objects = append(page.Objects, ListedObject{Key: key, Size: o.Size, LastModified: t, ETag: o.ETag})
+		lo := ListedObject{Key: key, Size: o.Size, LastModified: t, ETag: o.ETag}
+		if o.UserMetadata != nil {
+			lo.Metadata = map[string]string{}
+			for _, it := range o.UserMetadata.Items {
+				name := strings.ToLower(it.XMLName.Local)
+				if m, ok := strings.CutPrefix(name, "x-amz-meta-"); ok {
+					lo.Metadata[m] = it.Value
+				} else if name == "content-type" {
+					lo.ContentType = it.Value
+				}
+			}
+		}
+		page.Objects = append(page.Objects, lo)
 	}
 	for _, p := range x.CommonPrefixes {
 		prefix, err := x.decode(p.Prefix)
