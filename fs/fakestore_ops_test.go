@@ -96,7 +96,7 @@ func (s *fakeStore) CompleteMultipartUpload(ctx context.Context, bucket, key, up
 	if !sort.SliceIsSorted(parts, func(i, j int) bool { return parts[i].PartNumber < parts[j].PartNumber }) {
 		return "", &s3client.Error{Op: "CompleteMultipartUpload", Bucket: bucket, Key: key, StatusCode: http.StatusBadRequest, Code: "InvalidPartOrder"}
 	}
-	var all []byte
+	var all, digests []byte
 	for i, p := range parts {
 		data, ok := u.parts[p.PartNumber]
 		if !ok || p.PartNumber != i+1 {
@@ -106,10 +106,12 @@ func (s *fakeStore) CompleteMultipartUpload(ctx context.Context, bucket, key, up
 			return "", &s3client.Error{Op: "CompleteMultipartUpload", Bucket: bucket, Key: key, StatusCode: http.StatusBadRequest, Code: "EntityTooSmall"}
 		}
 		all = append(all, data...)
+		sum := md5.Sum(data)
+		digests = append(digests, sum[:]...)
 	}
 	delete(s.uploads, uploadID)
 	s.objects[key], s.metas[key] = all, u.meta
-	sum := md5.Sum(all) // not S3's md5-of-md5s, but as unlike an MD5
+	sum := md5.Sum(digests) // S3's: the MD5 of the parts' MD5s, and their number
 	s.etags[key] = fmt.Sprintf(`"%x-%d"`, sum, len(parts))
 	return s.etags[key], nil
 }

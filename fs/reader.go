@@ -25,24 +25,21 @@ package fs
 // them: an interrupted read returns EINTR at once, and its chunk serves
 // the retry.
 //
-// Whole-object check (ReadOptions.Verify): while chunks are fetched in
-// order from offset 0,
-// each is hashed (MD5) in order off the read path; when the last byte is
-// reached the sum is compared with the ETag, which for an object stored
-// in one PUT without encryption is the MD5 of its content. A mismatch
-// fails the read of the last chunk with EIO and is logged with the
-// bucket, key and both sums. Objects with other ETags (multipart, SSE)
-// are not checked; a reader that skips or goes back stops checking.
+// Whole-object check (ReadOptions.Verify; etagSum): while chunks are
+// fetched in order from offset 0, each is hashed (MD5) in order off the
+// read path; when the last byte is reached the sum is compared with the
+// ETag, which is the MD5 of the content for an object stored in one PUT,
+// and the MD5 of its parts' MD5s for a multipart upload whose part size
+// bucketfs recorded in x-amz-meta-bucketfs-part-size (its own uploads).
+// A mismatch fails the read of the last chunk with EIO and is logged
+// with the bucket, key and both sums. Encrypted objects and other
+// clients' multipart uploads are not checked; a reader that skips or
+// goes back stops checking.
 
 import (
 	"context"
-	"crypto/md5"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
-	"regexp"
-	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -137,7 +134,7 @@ type reader struct {
 
 	// Hashing state, touched only by the chunks' goroutines one after
 	// the other (each waits for the previous chunk's hashed).
-	sum    hash.Hash
+	sum    *etagSum
 	summed int64 // bytes hashed so far; -1 once the check is given up
 }
 
@@ -440,8 +437,6 @@ func (r *reader) fail(etag string) error {
 	return r.failed
 }
 
-// md5ETag matches the ETag of an object stored in one PUT: its MD5.
-var md5ETag = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
 // hash adds chunk c (at start) to the whole-object check, and at the end
 // of the object compares the sum with the ETag. Only chunks' goroutines
@@ -454,24 +449,23 @@ func (r *reader) hash(c *chunk, start int64) {
 		r.summed = -1 // a chunk failed: no check this time
 		return
 	}
+	r.mu.Lock()
+	size := r.v.size
+	r.mu.Unlock()
 	if start == 0 {
-		if c.info == nil || c.info.Encrypted || !md5ETag.MatchString(strings.ToLower(strings.Trim(c.info.ETag, `"`))) {
+		if r.sum = newETagSum(c.info, size); r.sum == nil {
 			r.summed = -1
 			return
 		}
-		r.sum = md5.New()
 	}
 	r.sum.Write(c.data)
 	r.summed += int64(len(c.data))
-	r.mu.Lock()
-	size, etag := r.v.size, strings.ToLower(strings.Trim(r.v.etag, `"`))
-	r.mu.Unlock()
 	if r.summed < size {
 		return
 	}
-	if got := hex.EncodeToString(r.sum.Sum(nil)); got != etag {
-		c.sumErr = fmt.Errorf("%s: content does not match its ETag (MD5 %s, ETag %s)", r.l, got, etag)
-		r.log.WithFields(logrus.Fields{"key": r.l.key, "md5": got, "etag": etag}).
+	if got, ok := r.sum.check(); !ok {
+		c.sumErr = fmt.Errorf("%s: content does not match its ETag (computed %s, ETag %s)", r.l, got, r.sum.want)
+		r.log.WithFields(logrus.Fields{"key": r.l.key, "computed": got, "etag": r.sum.want}).
 			Error("corrupt object: the bytes read do not match the ETag; failing the read (EIO)")
 	}
 }

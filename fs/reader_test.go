@@ -162,3 +162,37 @@ func logged(hook *logtest.Hook, s string) bool {
 	}
 	return false
 }
+
+// A multipart upload bucketfs made records its part size, so a whole
+// in-order read checks it against the ETag (the MD5 of the parts' MD5s);
+// one whose bytes were damaged fails.
+func TestReadVerifiesMultipart(t *testing.T) {
+	store := newFakeStore(t, "b")
+	mnt, hook := testMount(t, store, Options{Write: WriteOptions{PartSize: testPart}, Read: ReadOptions{Verify: true}}, cache.Options{})
+	for _, size := range []int{3 * testPart, 3*testPart + 12345} {
+		data := randomBytes(size)
+		p := filepath.Join(mnt, "big")
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if store.count("CompleteMultipartUpload") == 0 {
+			t.Fatal("no multipart upload: the test proves nothing")
+		}
+		if got, err := os.ReadFile(p); err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("%d bytes: whole read of an intact multipart object: %v", size, err)
+		}
+		if logged(hook, "corrupt object") {
+			t.Fatalf("%d bytes: an intact multipart object was found corrupt", size)
+		}
+		store.corrupt("big", testPart+7)
+		// A fresh mount: nothing of it in the kernel's page cache.
+		mnt2, hook2 := testMount(t, store, Options{Read: ReadOptions{Verify: true}}, cache.Options{})
+		if _, err := os.ReadFile(filepath.Join(mnt2, "big")); !errors.Is(err, syscall.EIO) {
+			t.Errorf("%d bytes: whole read of a damaged multipart object: got %v, want EIO", size, err)
+		}
+		if !logged(hook2, "corrupt object") {
+			t.Errorf("%d bytes: the damage was not logged", size)
+		}
+		os.Remove(p)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 
 	"github.com/sirupsen/logrus"
 
@@ -52,9 +53,18 @@ func (o *WriteOptions) setDefaults() {
 }
 
 // partSize is the size of part n (1-based).
-func (o WriteOptions) partSize(n int) int64 {
-	shift := (n - 1) / 1000
-	return o.PartSize << min(shift, 9)
+func (o WriteOptions) partSize(n int) int64 { return partSizeOf(o.PartSize, n) }
+
+// multipartPut is t's metadata for a multipart upload: with the base
+// part size, which lets a reader check the upload's ETag (etagSum).
+func (w *writer) multipartPut(t target) s3client.PutOptions {
+	put := t.put
+	put.Metadata = make(map[string]string, len(t.put.Metadata)+1)
+	for k, v := range t.put.Metadata {
+		put.Metadata[k] = v
+	}
+	put.Metadata[partSizeMeta] = strconv.FormatInt(w.opts.PartSize, 10)
+	return put
 }
 
 // writeState says where the file's current content is.
@@ -169,7 +179,7 @@ func (w *writer) Write(ctx context.Context, t target, data []byte, off int64) er
 // shipPart starts uploading part (which the writer no longer touches).
 func (w *writer) shipPart(ctx context.Context, t target, part []byte) error {
 	if w.mp == nil {
-		id, err := w.store.CreateMultipartUpload(ctx, t.bucket, t.key, t.put)
+		id, err := w.store.CreateMultipartUpload(ctx, t.bucket, t.key, w.multipartPut(t))
 		if err != nil {
 			w.pool.put(part)
 			return err
@@ -343,7 +353,7 @@ func (w *writer) flushStaged(ctx context.Context, t target) (string, error) {
 	if w.size <= w.opts.PartSize {
 		return w.store.PutObject(ctx, t.bucket, t.key, w.tmp, w.size, t.put)
 	}
-	id, err := w.store.CreateMultipartUpload(ctx, t.bucket, t.key, t.put)
+	id, err := w.store.CreateMultipartUpload(ctx, t.bucket, t.key, w.multipartPut(t))
 	if err != nil {
 		return "", err
 	}

@@ -365,3 +365,32 @@ func TestCopyUnderFaults(t *testing.T) {
 		t.Errorf("unfinished multipart uploads left: %s", n)
 	}
 }
+
+// The mount's own multipart uploads carry their part size, so that
+// --verify-md5 checks them too: on the real server the computed ETag
+// (MD5 of the parts' MD5s) matches, and a flipped bit fails the read.
+func TestVerifyMultipart(t *testing.T) {
+	bucket := newBucket(t)
+	m := mountBucket(t, bucket, "--part-size", "5242880")
+	src := randomFile(t, 13<<20)
+	sh(t, "cp", src, filepath.Join(m.Dir, "big"))
+	if info, err := client.HeadObject(ctx(t), bucket, "big"); err != nil || !strings.HasSuffix(strings.Trim(info.ETag, `"`), "-3") {
+		t.Fatalf("HEAD: %v, ETag %v; want a 3-part upload", err, info)
+	}
+	p, m2 := proxied(t, bucket, "--verify-md5")
+	sh(t, "cmp", src, filepath.Join(m2.Dir, "big"))
+	if strings.Contains(m2.Log(), "corrupt object") {
+		t.Fatalf("an intact multipart object was found corrupt:\n%s", m2.Log())
+	}
+	if p.Requests(faultproxy.GetObject) == 0 {
+		t.Fatal("the read went around the proxy")
+	}
+	p3, m4 := proxied(t, bucket, "--verify-md5")
+	p3.SetRules(faultproxy.Rule{Ops: []faultproxy.Op{faultproxy.GetObject}, Fault: faultproxy.FlipByte, Count: 1, After: 5000})
+	if _, err := catMount(t, filepath.Join(m4.Dir, "big")); err == nil {
+		t.Errorf("cat of a damaged multipart object with --verify-md5: exit 0, want EIO")
+	}
+	if !strings.Contains(m4.Log(), "corrupt object") {
+		t.Errorf("the damage was not logged")
+	}
+}
