@@ -437,7 +437,6 @@ func (r *reader) fail(etag string) error {
 	return r.failed
 }
 
-
 // hash adds chunk c (at start) to the whole-object check, and at the end
 // of the object compares the sum with the ETag. Only chunks' goroutines
 // call it, one after the other, in the order of the object.
