@@ -45,6 +45,8 @@ type options struct {
 	randomKiB   int
 	repeat      int
 	bigreadMiB  int    // read path: the object read by one cat
+	pwFiles     int    // parallel write: cp at once
+	pwMiB       int    // parallel write: the file each cp writes
 	parFiles    int    // read path: objects read at once
 	parMiB      int    // read path: size of each of them
 	catFiles    int    // read path: small files cat reads after ls
@@ -70,12 +72,14 @@ func parseFlags() options {
 	flag.IntVar(&o.parFiles, "par-files", 4, "bigread: number of objects read by as many cats at once")
 	flag.IntVar(&o.parMiB, "par-mib", 256, "bigread: size of each object read at once, MiB")
 	flag.IntVar(&o.catFiles, "cat-files", 100, "bigread: small files (of -file-kib) read by one cat after ls of their directory")
+	flag.IntVar(&o.pwFiles, "parwrite-files", 16, "parwrite: number of cp at once into one mount")
+	flag.IntVar(&o.pwMiB, "parwrite-mib", 256, "parwrite: size of the file each cp writes, MiB")
 	flag.IntVar(&o.rssMiB, "rss-mib", 4096, "bigread: size of the object read to measure the mount's peak RSS, MiB")
 	flag.StringVar(&o.md5OffFlag, "md5-off-flag", "", `bigread: mount flags that turn the MD5 check of whole reads off, e.g. "--verify-md5=false"; empty: the row is not run`)
 	flag.IntVar(&o.repeat, "n", 3, "runs of every timed scenario; the median is printed")
 	flag.BoolVar(&o.warmup, "warmup", true, "read the large file once, untimed, through each mount before the timed reads")
 	flag.BoolVar(&o.s3fs, "s3fs", true, "also measure s3fs, if it is installed (found on PATH)")
-	flag.StringVar(&o.only, "only", "", "comma-separated groups to run: write,read,small,ls,tree,random, and bigread (opt-in); all = every group (default: all but bigread)")
+	flag.StringVar(&o.only, "only", "", "comma-separated groups to run: write,read,small,ls,tree,random, and bigread and parwrite (opt-in); all = every group (default: all but those two)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir (logs of every mount) and print its path")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "Usage: go run ./test/bench [flags]\n\n"+
@@ -312,7 +316,7 @@ func (b *bench) wants(group string) bool {
 
 // optIn reports whether group runs only when -only names it: the read
 // path (bigread) uploads 6 GiB and takes about 2.5 minutes by itself.
-func optIn(group string) bool { return group == "bigread" }
+func optIn(group string) bool { return group == "bigread" || group == "parwrite" }
 
 // runAll runs the selected scenario groups in order; later groups read
 // what earlier ones wrote, and make it themselves when run alone.
@@ -329,6 +333,7 @@ func (b *bench) runAll() []*row {
 		{"tree", b.groupTree},
 		{"random", b.groupRandom},
 		{"bigread", b.groupBigRead},
+		{"parwrite", b.groupParWrite},
 	}
 	for _, g := range groups {
 		if !b.wants(g.name) {
