@@ -107,13 +107,18 @@ func catNull(path string, want int64) error {
 
 // catAllNull runs one catNull per path, all at once.
 func catAllNull(paths []string, want int64) error {
-	errs := make([]error, len(paths))
+	return inParallel(len(paths), func(i int) error { return catNull(paths[i], want) })
+}
+
+// inParallel runs f(0) … f(n-1) at once and joins their errors.
+func inParallel(n int, f func(i int) error) error {
+	errs := make([]error, n)
 	var wg sync.WaitGroup
-	for i, p := range paths {
+	for i := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = catNull(p, want)
+			errs[i] = f(i)
 		}()
 	}
 	wg.Wait()
@@ -175,17 +180,7 @@ func procWchar(pid int) int64 {
 
 // rawGetAll streams every key (size bytes each) with one GET each, all at once.
 func (b *bench) rawGetAll(ctx context.Context, keys []string, size int64) error {
-	errs := make([]error, len(keys))
-	var wg sync.WaitGroup
-	for i, k := range keys {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = b.rawGet(ctx, k, size)
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return inParallel(len(keys), func(i int) error { return b.rawGet(ctx, keys[i], size) })
 }
 
 // rclone returns how to run `rclone cat` of key on the benchmark's MinIO,

@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 )
 
 // The parallel-write group (-only parwrite, opt-in): many cp at once into
@@ -32,17 +30,7 @@ func (b *bench) groupParWrite() []*row {
 		if err := os.MkdirAll(filepath.Join(dir, "parwrite"), 0o755); err != nil {
 			return err
 		}
-		errs := make([]error, n)
-		var wg sync.WaitGroup
-		for i := range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				errs[i] = sh("cp", src, filepath.Join(dir, key(i)))
-			}()
-		}
-		wg.Wait()
-		return errors.Join(errs...)
+		return inParallel(n, func(i int) error { return sh("cp", src, filepath.Join(dir, key(i))) })
 	}
 	// check: every object has the size, and the ETag of the others
 	// (the same bytes cut into the same parts).
@@ -67,17 +55,7 @@ func (b *bench) groupParWrite() []*row {
 		r.mount.record(b.onMount(nil, cps))
 		check()
 		r.raw.record(b.onRaw(func(ctx context.Context) error {
-			errs := make([]error, n)
-			var wg sync.WaitGroup
-			for i := range n {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					errs[i] = b.rawMultipart(ctx, key(i), g, size)
-				}()
-			}
-			wg.Wait()
-			return errors.Join(errs...)
+			return inParallel(n, func(i int) error { return b.rawMultipart(ctx, key(i), g, size) })
 		}))
 	}
 	return []*row{r}
