@@ -378,6 +378,9 @@ func (f *File) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 		(f.attr.ETag == "" || sameETag(f.attr.ETag, f.opened.etag)) {
 		fuseFlags = fuse.FOPEN_KEEP_CACHE // unchanged since the last open
 	}
+	if min := f.fsys.opts.Read.DirectMin; min > 0 && f.attr.Size >= min && !f.local.open {
+		fuseFlags = fuse.FOPEN_DIRECT_IO // see ReadOptions.DirectMin
+	}
 	f.opened.size, f.opened.mtime, f.opened.etag = f.attr.Size, f.attr.Mtime, f.attr.ETag
 	return h, fuseFlags, 0
 }

@@ -303,7 +303,7 @@ func (f *FS) fillAttr(a Attr, out *fuse.Attr) {
 	default:
 		out.Size, out.Nlink = uint64(a.Size), 1
 	}
-	out.Blksize = 4096
+	out.Blksize = ioSize
 	out.Blocks = (out.Size + 511) / 512
 }
 
@@ -314,3 +314,9 @@ func (f *FS) readOnly() syscall.Errno {
 	}
 	return 0
 }
+
+// ioSize is the st_blksize of every node: the largest FUSE read or write
+// request (the mount's MaxWrite). Programs size their buffers by it (cat,
+// cp and stdio do), so each of their reads and writes is one request of
+// 1 MiB rather than eight of 128 KiB; NFS reports its rsize the same way.
+const ioSize = 1 << 20

@@ -160,6 +160,9 @@ func run(cfg config, ready *os.File) error {
 			// Lookups HEAD objects; READDIRPLUS would do that for every
 			// entry of every listing, even for a plain ls.
 			DisableReadDirPlus: true,
+			// Files read with direct I/O (--direct-read-min) can still be
+			// mapped, shared mappings too, where the kernel offers it.
+			ExtraCapabilities: fuse.CAP_DIRECT_IO_ALLOW_MMAP,
 		},
 	})
 	if err != nil {

@@ -92,6 +92,7 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fl.IntVar(&cfg.readAheadKiB, "read-ahead-kib", 4096, "kernel read-ahead of the mount in `KiB` (sysfs read_ahead_kb; 0 leaves the kernel's 128)")
 	fl.Int64Var(&cfg.fs.Read.ChunkSize, "read-chunk", bfs.DefaultChunkSize, "size of one ranged GET of a sequential read, `bytes`")
 	fl.IntVar(&cfg.fs.Read.MaxAhead, "read-ahead-chunks", bfs.DefaultMaxAhead, "most `number` of GETs in flight ahead of one sequential reader")
+	fl.Int64Var(&cfg.fs.Read.DirectMin, "direct-read-min", bfs.DefaultDirectMin, "read-only opens of files of at least this many `bytes` bypass the kernel's page cache: one copy less per byte, but re-reads cost GETs (0: never)")
 	fl.BoolVar(&cfg.fs.Read.Verify, "verify-md5", false, "check whole in-order reads of single-PUT objects against their ETag (MD5); a mismatch is EIO (costs CPU: MD5 runs at ~600 MB/s)")
 
 	// Time limits.
@@ -243,6 +244,9 @@ func (cfg *config) resolve() error {
 	}
 	if err := cfg.fs.Write.Check(); err != nil {
 		return fmt.Errorf("--part-size: %w", err)
+	}
+	if cfg.fs.Read.DirectMin < 0 {
+		return fmt.Errorf("--direct-read-min must not be negative (0 turns it off)")
 	}
 	if cfg.fs.MaxMemory <= 0 {
 		return fmt.Errorf("--max-memory must be positive")
