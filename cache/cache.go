@@ -97,6 +97,9 @@ func (c *Cache[V]) Remove(name string) {
 	c.lru.Remove(name)
 }
 
+// TTL is how long a positive entry stays fresh.
+func (c *Cache[V]) TTL() time.Duration { return c.opts.TTL }
+
 // Len is the number of entries held, fresh or not yet evicted.
 func (c *Cache[V]) Len() int {
 	return c.lru.Len()

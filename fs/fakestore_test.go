@@ -40,6 +40,11 @@ type fakeStore struct {
 	gotBytes int64         // bytes returned by GetObject
 	putErr   error         // returned by PutObject when set
 	putGate  chan struct{} // when set, PutObject waits until it is closed
+	// listGate, when set, holds each ListObjects answer, made already,
+	// until it is closed (a LIST that sees the bucket before a change and
+	// answers after it); listHeld is signalled as each waits.
+	listGate chan struct{}
+	listHeld chan struct{}
 	listMeta bool          // listings carry metadata when asked, as MinIO's
 }
 
@@ -212,6 +217,18 @@ func (s *fakeStore) DeleteObject(ctx context.Context, bucket, key string) error 
 // (default 1000) objects and common prefixes per page; the continuation
 // token is the last entry of the previous page.
 func (s *fakeStore) ListObjects(ctx context.Context, bucket string, in s3client.ListInput) (*s3client.ListPage, error) {
+	page, err := s.listObjects(bucket, in)
+	s.mu.Lock()
+	gate, held := s.listGate, s.listHeld
+	s.mu.Unlock()
+	if gate != nil {
+		held <- struct{}{}
+		<-gate
+	}
+	return page, err
+}
+
+func (s *fakeStore) listObjects(bucket string, in s3client.ListInput) (*s3client.ListPage, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.begin("ListObjects", bucket); err != nil {

@@ -472,3 +472,82 @@ func TestListingMetadataSparesHeads(t *testing.T) {
 		t.Errorf("HEADs for ls -l of 20 files with metadata in the listing: got %d, want 0", n)
 	}
 }
+
+// A scan of a directory that outlasts the listing's TTL goes on with a
+// listing made again once in the background, not with a HEAD and a LIST
+// per name once the first listing expired.
+func TestScanOutlastingListingTTL(t *testing.T) {
+	const n, ttl = 60, 300 * time.Millisecond
+	var keys []string
+	for i := 0; i < n; i++ {
+		keys = append(keys, fmt.Sprintf("f%03d", i))
+	}
+	store := newFakeStore(t, "b", keys...)
+	mnt, _ := testMount(t, store, Options{}, cache.Options{TTL: ttl})
+	dir := mnt // the root: its own attributes need no request
+	if got := names(t, dir); len(got) != n {
+		t.Fatalf("readdir: %d names, want %d", len(got), n)
+	}
+	store.resetCounts()
+	start := time.Now()
+	for i := 0; time.Since(start) < 4*ttl; i = (i + 1) % n {
+		if _, err := os.Lstat(filepath.Join(dir, fmt.Sprintf("f%03d", i))); err != nil {
+			t.Fatalf("stat f%03d: %v", i, err)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	heads, lists := store.count("HeadObject"), store.count("ListObjects")
+	t.Logf("scan of %v over a %v TTL: %d HEAD, %d LIST", time.Since(start).Round(time.Millisecond), ttl, heads, lists)
+	if heads != 0 || lists > 12 {
+		t.Errorf("scan outlasting the listing TTL: %d HEAD and %d LIST, want 0 HEAD and a LIST per half TTL (about 8)", heads, lists)
+	}
+}
+
+// A listing made again while we change the directory keeps our changes:
+// a file removed after its LIST began stays removed (no ghost once the
+// negative entry expires), one created then is listed.
+func TestRelistKeepsOurChanges(t *testing.T) {
+	const ttl = 2 * time.Second
+	store := newFakeStore(t, "b", "f1", "f2")
+	mnt, _ := testMount(t, store, Options{}, cache.Options{TTL: ttl, NegativeTTL: 100 * time.Millisecond})
+	if got := names(t, mnt); len(got) != 2 {
+		t.Fatalf("readdir: %v, want f1 and f2", got)
+	}
+	start := time.Now()
+	time.Sleep(ttl/2 + 50*time.Millisecond)
+	gate, held := make(chan struct{}), make(chan struct{}, 1)
+	store.mu.Lock()
+	store.listGate, store.listHeld = gate, held
+	store.mu.Unlock()
+	for i := 0; i < 2; i++ { // the second use past half the TTL lists again
+		if _, err := os.Lstat(filepath.Join(mnt, "f2")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case <-held: // the new LIST has seen f1 and no g
+	case <-time.After(5 * time.Second):
+		t.Fatal("no listing made again past half the TTL")
+	}
+	store.mu.Lock()
+	store.listGate = nil
+	store.mu.Unlock()
+	if err := os.Remove(filepath.Join(mnt, "f1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(mnt, "g"), []byte("new"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	close(gate)
+	time.Sleep(time.Until(start.Add(ttl + 100*time.Millisecond))) // the first listing is gone
+	store.resetCounts()
+	if _, err := os.Lstat(filepath.Join(mnt, "f1")); !errors.Is(err, syscall.ENOENT) {
+		t.Errorf("stat of f1, removed while the directory was listed again: %v, want ENOENT", err)
+	}
+	if st, err := os.Lstat(filepath.Join(mnt, "g")); err != nil || st.Size() != 3 {
+		t.Errorf("stat of g, created while the directory was listed again: %v, %v; want 3 bytes", st, err)
+	}
+	if n := store.count("HeadObject"); n != 0 {
+		t.Errorf("%d HEADs for stats the fresh listing answers, want 0", n)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -24,6 +25,10 @@ import (
 
 // listing is the complete, fresh content of one directory.
 type listing struct {
+	made       time.Time    // when the LIST that gave it began
+	uses       atomic.Int32 // lookups it answered
+	refreshing atomic.Bool  // a new listing of the directory is under way
+
 	mu     sync.Mutex // protects the fields below
 	names  map[string]Attr
 	sorted []string // the names at listing time, sorted
@@ -32,6 +37,11 @@ type listing struct {
 	// started ahead (ls -l, du and rsync stat names in this order).
 	lookups int
 	headsTo int // sorted[:headsTo] have had their HEAD started
+
+	// changed is when remember or forget last changed each name, so
+	// that a listing made again (keepFresh, readdir) keeps our changes
+	// made since its LIST began.
+	changed map[string]time.Time
 }
 
 // headAhead is how many names after a looked-up one get their HEAD
@@ -54,8 +64,17 @@ func (f *FS) remember(l loc, a Attr) {
 	if ls, ok := f.listings.Get(dir.cacheKey()); ok && !ls.Missing {
 		ls.Value.mu.Lock()
 		ls.Value.names[name] = a
+		ls.Value.touch(name)
 		ls.Value.mu.Unlock()
 	}
+}
+
+// touch records that name changed now. ls.mu must be held.
+func (ls *listing) touch(name string) {
+	if ls.changed == nil {
+		ls.changed = map[string]time.Time{}
+	}
+	ls.changed[name] = time.Now()
 }
 
 // forget records that l no longer exists.
@@ -65,6 +84,7 @@ func (f *FS) forget(l loc) {
 	if ls, ok := f.listings.Get(dir.cacheKey()); ok && !ls.Missing {
 		ls.Value.mu.Lock()
 		delete(ls.Value.names, name)
+		ls.Value.touch(name)
 		ls.Value.mu.Unlock()
 	}
 	f.listings.Remove(l.asDir().cacheKey())
@@ -79,6 +99,9 @@ func (f *FS) stat(ctx context.Context, l loc) (Attr, syscall.Errno) {
 	var ls *listing
 	if e, ok := f.listings.Get(dir.cacheKey()); ok && !e.Missing {
 		ls = e.Value
+	}
+	if ls != nil {
+		f.keepFresh(dir, ls)
 	}
 	var a Attr
 	if e, ok := f.attrs.Get(l.cacheKey()); ok {
@@ -104,6 +127,25 @@ func (f *FS) stat(ctx context.Context, l loc) (Attr, syscall.Errno) {
 		f.headAhead(dir, ls, name)
 	}
 	return f.statKnown(ctx, l, a)
+}
+
+// keepFresh lists dir again, once and in the background, when its
+// listing ls is in use (a second lookup) past half its TTL: a scan of a
+// big directory (ls -l, rsync, find of 100 000 names) that outlasts the
+// TTL then goes on with a fresh listing, where it would otherwise fall
+// back to a HEAD and a LIST per name once the listing expired.
+func (f *FS) keepFresh(dir loc, ls *listing) {
+	if ls.uses.Add(1) < 2 || time.Since(ls.made) < f.listings.TTL()/2 || !ls.refreshing.CompareAndSwap(false, true) {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		if _, err := f.list(ctx, dir); err != nil {
+			f.log.Debugf("refresh of the listing of %s/%s: %v", dir.bucket, dir.key, err)
+			ls.refreshing.Store(false) // the next lookup tries again
+		}
+	}()
 }
 
 // headAhead starts, in the background, the HEADs of the names after name
@@ -234,6 +276,7 @@ type dirEntry struct {
 // list reads every page of the listing of directory dir, caches it as
 // complete, and returns it sorted.
 func (f *FS) list(ctx context.Context, dir loc) ([]dirEntry, error) {
+	made := time.Now()
 	byName := map[string]Attr{}
 	// MinIO gives each object's metadata in the listing when asked
 	// (metadata=true): then no name of it needs a HEAD for its mode.
@@ -276,8 +319,30 @@ func (f *FS) list(ctx context.Context, dir loc) ([]dirEntry, error) {
 		}
 		in.ContinuationToken = page.NextContinuationToken
 	}
+	// What we changed since the LIST began wins over what it saw.
+	ours := map[string]bool{}
+	if e, ok := f.listings.Get(dir.cacheKey()); ok && !e.Missing {
+		old := e.Value
+		old.mu.Lock()
+		for name, t := range old.changed {
+			if t.Before(made) {
+				continue
+			}
+			ours[name] = true
+			if a, ok := old.names[name]; ok {
+				byName[name] = a
+			} else {
+				delete(byName, name)
+			}
+		}
+		old.mu.Unlock()
+	}
 	out := make([]dirEntry, 0, len(byName))
 	for name, a := range byName {
+		if ours[name] {
+			out = append(out, dirEntry{name, a})
+			continue
+		}
 		l := dir.child(name)
 		// Keep metadata learnt by HEAD if the listing agrees on the rest.
 		if old, ok := f.attrs.Get(l.cacheKey()); ok && !old.Missing && old.Value.Meta != nil &&
@@ -293,7 +358,7 @@ func (f *FS) list(ctx context.Context, dir loc) ([]dirEntry, error) {
 	for i, e := range out {
 		sorted[i] = e.name
 	}
-	f.listings.Put(dir.cacheKey(), &listing{names: byName, sorted: sorted})
+	f.listings.Put(dir.cacheKey(), &listing{names: byName, sorted: sorted, made: made})
 	return out, nil
 }
 
