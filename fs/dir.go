@@ -104,9 +104,20 @@ func (d *Dir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gof
 	if errno := nameTooLong(l, name); errno != 0 {
 		return nil, errno
 	}
-	a, errno := d.fsys.stat(ctx, l.child(name))
+	c := l.child(name)
+	a, exact, errno := d.fsys.statLazy(ctx, c)
+	if errno == 0 && !exact && !typeKnown(a) {
+		a, errno = d.fsys.exact(ctx, c, a) // a small object may be a link
+		exact = true
+	}
 	if errno != 0 {
 		return nil, errno
+	}
+	if !exact {
+		// Lazy attributes: the name resolves without a HEAD (rm, mv, open
+		// and read never need the mode), and the kernel asks again at
+		// the first stat, which fetches the metadata.
+		out.SetAttrTimeout(notExact)
 	}
 	return d.child(ctx, name, a, &out.Attr), 0
 }

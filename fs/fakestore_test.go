@@ -18,6 +18,7 @@ import (
 	"time"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
 	logtest "github.com/sirupsen/logrus/hooks/test"
 
 	"github.com/bucketfs/bucketfs/cache"
@@ -45,7 +46,7 @@ type fakeStore struct {
 	// answers after it); listHeld is signalled as each waits.
 	listGate chan struct{}
 	listHeld chan struct{}
-	listMeta bool          // listings carry metadata when asked, as MinIO's
+	listMeta bool // listings carry metadata when asked, as MinIO's
 }
 
 var _ Store = (*fakeStore)(nil)
@@ -303,8 +304,12 @@ func testMount(t *testing.T, store *fakeStore, opts Options, copts cache.Options
 	opts.Bucket = "b"
 	_, root := New(store, copts, opts, logger.WithField("component", "fs"))
 	dir := t.TempDir()
-	server, err := gofs.Mount(dir, root, &gofs.Options{})
+	server, err := fuse.NewServer(NewRawFS(root, &gofs.Options{}), dir, nil)
 	if err != nil {
+		t.Fatalf("mount: %v", err)
+	}
+	go server.Serve()
+	if err := server.WaitMount(); err != nil {
 		t.Fatalf("mount: %v", err)
 	}
 	t.Cleanup(func() {

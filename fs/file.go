@@ -216,7 +216,17 @@ func (f *File) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOu
 	f.mu.Unlock()
 	if !writing {
 		if l, ok := f.where(); ok {
-			if a, errno := f.fsys.stat(ctx, l); errno == 0 && !a.Dir {
+			if fh != nil {
+				// The kernel checks an open file's size before a read: it
+				// needs no mode, so no HEAD (out stays expired if lazy).
+				if a, exact, errno := f.fsys.statLazy(ctx, l); errno == 0 && !a.Dir {
+					if !exact {
+						out.SetTimeout(notExact)
+					}
+					f.refresh(a, &out.Attr)
+					return 0
+				}
+			} else if a, errno := f.fsys.stat(ctx, l); errno == 0 && !a.Dir {
 				f.refresh(a, &out.Attr)
 				return 0
 			}

@@ -95,6 +95,17 @@ func (f *FS) forget(l loc) {
 // The cache answers first, then a fresh listing of the parent (a name it
 // lacks is missing), then S3.
 func (f *FS) stat(ctx context.Context, l loc) (Attr, syscall.Errno) {
+	a, exact, errno := f.statLazy(ctx, l)
+	if errno != 0 || exact {
+		return a, errno
+	}
+	return f.exact(ctx, l, a)
+}
+
+// statLazy is stat without the HEAD for metadata: exact is false when
+// the answer came from a listing and lacks the metadata a HEAD would
+// give (mode, owner, mtime), which exact then fetches.
+func (f *FS) statLazy(ctx context.Context, l loc) (a Attr, exact bool, errno syscall.Errno) {
 	dir, name := parentOf(l)
 	var ls *listing
 	if e, ok := f.listings.Get(dir.cacheKey()); ok && !e.Missing {
@@ -103,10 +114,9 @@ func (f *FS) stat(ctx context.Context, l loc) (Attr, syscall.Errno) {
 	if ls != nil {
 		f.keepFresh(dir, ls)
 	}
-	var a Attr
 	if e, ok := f.attrs.Get(l.cacheKey()); ok {
 		if e.Missing {
-			return Attr{}, syscall.ENOENT
+			return Attr{}, true, syscall.ENOENT
 		}
 		a = e.Value
 	} else if ls != nil {
@@ -115,28 +125,47 @@ func (f *FS) stat(ctx context.Context, l loc) (Attr, syscall.Errno) {
 		a, found = ls.names[name]
 		ls.mu.Unlock()
 		if !found {
-			return Attr{}, syscall.ENOENT
+			return Attr{}, true, syscall.ENOENT
 		}
 	} else {
-		return f.probe(ctx, l)
+		a, errno = f.probe(ctx, l)
+		return a, true, errno
 	}
-	if a.Meta != nil || !f.opts.StatHead {
-		return a, 0
-	}
-	if ls != nil {
-		f.headAhead(dir, ls, name)
+	return a, a.Meta != nil || !f.opts.StatHead, 0
+}
+
+// exact completes what statLazy found from a listing with the object's
+// metadata (a HEAD, or one started ahead for a scan).
+func (f *FS) exact(ctx context.Context, l loc, a Attr) (Attr, syscall.Errno) {
+	dir, name := parentOf(l)
+	if e, ok := f.listings.Get(dir.cacheKey()); ok && !e.Missing {
+		f.headAhead(dir, e.Value, name)
 	}
 	return f.statKnown(ctx, l, a)
 }
+
+// maxSymlink is the size from which an object cannot be a symbolic link:
+// an s3fs link's body is its target, shorter than PATH_MAX (4096).
+const maxSymlink = 4096
+
+// typeKnown says whether a listing's answer a tells the file type
+// without the metadata: a directory, or an object too big to be a link.
+func typeKnown(a Attr) bool { return a.Dir || a.Size >= maxSymlink }
 
 // keepFresh lists dir again, once and in the background, when its
 // listing ls is in use (a second lookup) past half its TTL: a scan of a
 // big directory (ls -l, rsync, find of 100 000 names) that outlasts the
 // TTL then goes on with a fresh listing, where it would otherwise fall
-// back to a HEAD and a LIST per name once the listing expired.
+// back to a HEAD and a LIST per name once the listing expired. Names
+// are then at most one and a half TTLs (plus a LIST's time) old.
 func (f *FS) keepFresh(dir loc, ls *listing) {
 	if ls.uses.Add(1) < 2 || time.Since(ls.made) < f.listings.TTL()/2 || !ls.refreshing.CompareAndSwap(false, true) {
 		return
+	}
+	// The old listing answers until the new one is made (a directory of
+	// 100 000 names takes seconds to list): it lives one TTL more.
+	if e, ok := f.listings.Get(dir.cacheKey()); ok && e.Value == ls {
+		f.listings.Put(dir.cacheKey(), ls)
 	}
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)

@@ -50,11 +50,13 @@ func (d *Dir) Rename(ctx context.Context, name string, newParent gofs.InodeEmbed
 	if src.bucket != dst.bucket {
 		return syscall.EXDEV
 	}
-	a, errno := d.fsys.stat(ctx, src)
+	// What the names are is enough; the copy carries the metadata over
+	// (no HEAD for a listed name).
+	a, _, errno := d.fsys.statLazy(ctx, src)
 	if errno != 0 {
 		return errno
 	}
-	old, errno := d.fsys.stat(ctx, dst)
+	old, _, errno := d.fsys.statLazy(ctx, dst)
 	switch {
 	case errno == 0 && flags&renameNoReplace != 0:
 		return syscall.EEXIST

@@ -139,7 +139,7 @@ func run(cfg config, ready *os.File) error {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	ttl := cfg.kernelTTL
-	server, err := gofs.Mount(cfg.mountpoint, root, &gofs.Options{
+	fsOpts := &gofs.Options{
 		EntryTimeout:    &ttl,
 		AttrTimeout:     &ttl,
 		NegativeTimeout: &ttl,
@@ -164,10 +164,12 @@ func run(cfg config, ready *os.File) error {
 			// mapped, shared mappings too, where the kernel offers it.
 			ExtraCapabilities: fuse.CAP_DIRECT_IO_ALLOW_MMAP,
 		},
-	})
+	}
+	server, err := fuse.NewServer(bfs.NewRawFS(root, fsOpts), cfg.mountpoint, &fsOpts.MountOptions)
 	if err != nil {
 		return fmt.Errorf("mount %s: %w", cfg.mountpoint, err)
 	}
+	go server.Serve()
 	if err := server.WaitMount(); err != nil {
 		server.Unmount()
 		return fmt.Errorf("mount %s: %w", cfg.mountpoint, err)

@@ -51,6 +51,7 @@ type options struct {
 	parMiB      int    // read path: size of each of them
 	catFiles    int    // read path: small files cat reads after ls
 	rssMiB      int    // read path: the object read for the peak RSS
+	bigdirFiles int    // big directory: objects in it
 	md5OffFlag  string // read path: mount flags that turn the MD5 check off
 	warmup      bool
 	s3fs        bool
@@ -75,11 +76,12 @@ func parseFlags() options {
 	flag.IntVar(&o.pwFiles, "parwrite-files", 16, "parwrite: number of cp at once into one mount")
 	flag.IntVar(&o.pwMiB, "parwrite-mib", 256, "parwrite: size of the file each cp writes, MiB")
 	flag.IntVar(&o.rssMiB, "rss-mib", 4096, "bigread: size of the object read to measure the mount's peak RSS, MiB")
+	flag.IntVar(&o.bigdirFiles, "bigdir-files", 100000, "bigdir: objects in the one big directory (ls -l, find, du -s)")
 	flag.StringVar(&o.md5OffFlag, "md5-off-flag", "", `bigread: mount flags that turn the MD5 check of whole reads off, e.g. "--verify-md5=false"; empty: the row is not run`)
 	flag.IntVar(&o.repeat, "n", 3, "runs of every timed scenario; the median is printed")
 	flag.BoolVar(&o.warmup, "warmup", true, "read the large file once, untimed, through each mount before the timed reads")
 	flag.BoolVar(&o.s3fs, "s3fs", true, "also measure s3fs, if it is installed (found on PATH)")
-	flag.StringVar(&o.only, "only", "", "comma-separated groups to run: write,read,small,ls,tree,random, and bigread and parwrite (opt-in); all = every group (default: all but those two)")
+	flag.StringVar(&o.only, "only", "", "comma-separated groups to run: write,read,small,ls,tree,random, and bigread, parwrite and bigdir (opt-in); all = every group (default: all but those two)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir (logs of every mount) and print its path")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "Usage: go run ./test/bench [flags]\n\n"+
@@ -315,8 +317,9 @@ func (b *bench) wants(group string) bool {
 }
 
 // optIn reports whether group runs only when -only names it: the read
-// path (bigread) uploads 6 GiB and takes about 2.5 minutes by itself.
-func optIn(group string) bool { return group == "bigread" || group == "parwrite" }
+// path (bigread) uploads 6 GiB and takes about 2.5 minutes by itself,
+// parwrite writes 4 GiB, bigdir puts 100 000 objects.
+func optIn(group string) bool { return group == "bigread" || group == "parwrite" || group == "bigdir" }
 
 // runAll runs the selected scenario groups in order; later groups read
 // what earlier ones wrote, and make it themselves when run alone.
@@ -334,6 +337,7 @@ func (b *bench) runAll() []*row {
 		{"random", b.groupRandom},
 		{"bigread", b.groupBigRead},
 		{"parwrite", b.groupParWrite},
+		{"bigdir", b.groupBigDir},
 	}
 	for _, g := range groups {
 		if !b.wants(g.name) {

@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
 
@@ -80,4 +81,61 @@ func requests(t *testing.T, log string) map[string]int {
 		}
 	}
 	return n
+}
+
+// Lazy attributes: once a directory is listed, rm, mv and cat of its
+// files (big enough not to be links) cost no HEAD on any server, and a
+// later stat still shows each file's exact mode and owner.
+func TestLazyAttributes(t *testing.T) {
+	bucket := newBucket(t)
+	m := mountBucket(t, bucket)
+	dir := filepath.Join(m.Dir, "d")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	src := randomFile(t, 8<<10)
+	modes := []os.FileMode{0o600, 0o640, 0o755, 0o644, 0o700, 0o604, 0o660, 0o611}
+	for i, mode := range modes {
+		p := filepath.Join(dir, "f"+string(rune('0'+i)))
+		sh(t, "cp", src, p)
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := sh(t, "ls", "-ln", dir)
+	m.Unmount()
+
+	log := filepath.Join(t.TempDir(), "s3.log")
+	m2 := harness.StartMount(t, harness.MountOptions{Binary: binary, Server: server, Source: bucket,
+		Signature: sw.Signature, Args: []string{"--debug-s3", "--log-file", log}})
+	d2 := filepath.Join(m2.Dir, "d")
+	sh(t, "ls", d2)
+	before := requests(t, log)
+	sh(t, "rm", filepath.Join(d2, "f0"), filepath.Join(d2, "f1"))
+	if err := os.Rename(filepath.Join(d2, "f2"), filepath.Join(d2, "g2")); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("sh", "-c", "cat "+d2+"/f3 "+d2+"/f4 >/dev/null").CombinedOutput(); err != nil {
+		t.Fatalf("cat: %v\n%s", err, out)
+	}
+	after := requests(t, log)
+	if heads := after["HeadObject"] - before["HeadObject"]; heads != 0 {
+		t.Errorf("rm of 2, rename of 1 and cat of 2 listed files: %d HEAD, want 0", heads)
+	}
+	if n := after["DeleteObject"] - before["DeleteObject"]; n != 3 {
+		t.Errorf("rm of 2 and rename of 1: %d DELETE, want 3", n)
+	}
+	// What is left shows the modes as written (g2 is f2 renamed).
+	var kept []string
+	for _, l := range strings.Split(strings.TrimSpace(want), "\n")[1:] {
+		if f := strings.Fields(l); len(f) > 0 && f[len(f)-1] != "f0" && f[len(f)-1] != "f1" {
+			kept = append(kept, strings.Replace(l, " f2", " g2", 1))
+		}
+	}
+	got := strings.Split(strings.TrimSpace(sh(t, "ls", "-ln", d2)), "\n")[1:]
+	sort.Strings(got)
+	sort.Strings(kept)
+	if strings.Join(got, "\n") != strings.Join(kept, "\n") {
+		t.Errorf("ls -ln after rm, rename and cat:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(kept, "\n"))
+	}
 }

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bucketfs/bucketfs/s3client"
+)
+
+// The big-directory group (-only bigdir, opt-in): one directory of
+// -bigdir-files objects (100 000 by default) put by another client with
+// s3fs metadata (mode 0640), then ls -l, find and du -s on fresh mounts,
+// and ls -l once more with a metadata TTL shorter than the scan (the
+// listing must be made again, not replaced by a HEAD per name).
+
+const bigDir = "bigdir"
+
+func bigDirKey(i int) string { return fmt.Sprintf("%s/n%06d", bigDir, i) }
+
+// ensureBigDir puts the objects of the big directory (untimed) unless
+// they are there, 32 at a time.
+func (b *bench) ensureBigDir() error {
+	n := b.opts.bigdirFiles
+	if have, err := b.countKeys(bigDir + "/"); err == nil && have == n {
+		return nil
+	}
+	progress("putting %d objects under %s/ (untimed)", n, bigDir)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	meta := map[string]string{"mode": "33184", "uid": "0", "gid": "0", "mtime": "1700000000"}
+	todo := make(chan int)
+	errs := make(chan error, 32)
+	var wg sync.WaitGroup
+	for w := 0; w < 32; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range todo {
+				body := []byte(bigDirKey(i))
+				if _, err := b.client.PutObject(ctx, b.bucket, bigDirKey(i), bytes.NewReader(body), int64(len(body)),
+					s3client.PutOptions{Metadata: meta}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		select {
+		case todo <- i:
+		case err := <-errs:
+			close(todo)
+			wg.Wait()
+			return err
+		}
+	}
+	close(todo)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return err
+	default:
+		return nil
+	}
+}
+
+// groupBigDir: the big-directory rows.
+func (b *bench) groupBigDir() []*row {
+	n := b.opts.bigdirFiles
+	if err := b.ensureBigDir(); err != nil {
+		r := &row{name: "big directory"}
+		r.mount.record(sample{}, err)
+		return []*row{r}
+	}
+	rawList := func(ctx context.Context) error {
+		return b.rawList(ctx, bigDir+"/", "/", func(*s3client.ListPage) {})
+	}
+	lsl := func(dir string) error { return lsModes(filepath.Join(dir, bigDir), n, "-rw-r-----") }
+	type run struct {
+		name  string
+		flags []string
+		work  func(dir string) error
+	}
+	runs := []run{
+		{fmt.Sprintf("ls -l of %d files", n), nil, lsl},
+		{fmt.Sprintf("ls -l of %d files, --cache-ttl 3s", n), []string{"--cache-ttl", "3s"}, lsl},
+		{fmt.Sprintf("find of %d files", n), nil, func(dir string) error { return findCount(filepath.Join(dir, bigDir), n+1) }},
+		{fmt.Sprintf("du -s of %d files", n), nil, func(dir string) error { return sh("du", "-s", filepath.Join(dir, bigDir)) }},
+	}
+	var rows []*row
+	for _, rn := range runs {
+		r := &row{name: rn.name}
+		for i := 1; i <= b.opts.repeat; i++ {
+			progress("%s run %d/%d", rn.name, i, b.opts.repeat)
+			r.mount.record(b.onMount(rn.flags, rn.work))
+			r.raw.record(b.onRaw(rawList))
+		}
+		rows = append(rows, r)
+	}
+	return rows
+}
+
+// lsModes runs ls -l on dir and checks it lists n entries, each with
+// the permission string mode.
+func lsModes(dir string, n int, mode string) error {
+	out, err := shOut("ls", "-l", dir)
+	if err != nil {
+		return err
+	}
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if len(lines) != n+1 {
+		return fmt.Errorf("ls -l %s printed %d lines, want %d", dir, len(lines), n+1)
+	}
+	for _, l := range lines[1:] {
+		if !strings.HasPrefix(l, mode+" ") {
+			return fmt.Errorf("ls -l %s: %q, want mode %s", dir, l, mode)
+		}
+	}
+	return nil
+}
+
+// findCount runs find on dir and checks it printed want paths.
+func findCount(dir string, want int) error {
+	out, err := shOut("find", dir)
+	if err != nil {
+		return err
+	}
+	if got := strings.Count(out, "\n"); got != want {
+		return fmt.Errorf("find %s printed %d paths, want %d", dir, got, want)
+	}
+	return nil
+}
