@@ -46,7 +46,9 @@ type fakeStore struct {
 	// answers after it); listHeld is signalled as each waits.
 	listGate chan struct{}
 	listHeld chan struct{}
-	listMeta bool // listings carry metadata when asked, as MinIO's
+	// listDelay makes every ListObjects answer take this long.
+	listDelay time.Duration
+	listMeta  bool // listings carry metadata when asked, as MinIO's
 }
 
 var _ Store = (*fakeStore)(nil)
@@ -220,8 +222,9 @@ func (s *fakeStore) DeleteObject(ctx context.Context, bucket, key string) error 
 func (s *fakeStore) ListObjects(ctx context.Context, bucket string, in s3client.ListInput) (*s3client.ListPage, error) {
 	page, err := s.listObjects(bucket, in)
 	s.mu.Lock()
-	gate, held := s.listGate, s.listHeld
+	gate, held, delay := s.listGate, s.listHeld, s.listDelay
 	s.mu.Unlock()
+	time.Sleep(delay)
 	if gate != nil {
 		held <- struct{}{}
 		<-gate

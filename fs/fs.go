@@ -156,11 +156,14 @@ type FS struct {
 	store    Store
 	attrs    *cache.Cache[Attr]     // keyed by cacheKey(bucket, key)
 	listings *cache.Cache[*listing] // complete listings, keyed by cacheKey(bucket, prefix)
-	opts     Options
-	log      *logrus.Entry
-	mounted  time.Time
-	warned   sync.Map           // keys already warned about
-	heads    singleflight.Group // HEADs in flight, by bucket/key
+	// relisting holds, by the same key, the listing a keepFresh is
+	// making again: it answers until the new one is cached.
+	relisting sync.Map
+	opts      Options
+	log       *logrus.Entry
+	mounted   time.Time
+	warned    sync.Map           // keys already warned about
+	heads     singleflight.Group // HEADs in flight, by bucket/key
 	// headSlots bounds the HEADs started ahead of lookups.
 	headSlots chan struct{}
 	parts     *bufPool // buffers of streaming uploads

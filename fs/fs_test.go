@@ -477,6 +477,14 @@ func TestListingMetadataSparesHeads(t *testing.T) {
 // listing made again once in the background, not with a HEAD and a LIST
 // per name once the first listing expired.
 func TestScanOutlastingListingTTL(t *testing.T) {
+	for _, delay := range []time.Duration{0, 400 * time.Millisecond} {
+		t.Run(fmt.Sprintf("LIST takes %v", delay), func(t *testing.T) { testScanOutlastingTTL(t, delay) })
+	}
+}
+
+// testScanOutlastingTTL: listing again while the scan goes on, LISTs
+// taking delay (longer than the TTL: the old listing answers meanwhile).
+func testScanOutlastingTTL(t *testing.T, delay time.Duration) {
 	const n, ttl = 60, 300 * time.Millisecond
 	var keys []string
 	for i := 0; i < n; i++ {
@@ -488,6 +496,9 @@ func TestScanOutlastingListingTTL(t *testing.T) {
 	if got := names(t, dir); len(got) != n {
 		t.Fatalf("readdir: %d names, want %d", len(got), n)
 	}
+	store.mu.Lock()
+	store.listDelay = delay
+	store.mu.Unlock()
 	store.resetCounts()
 	start := time.Now()
 	for i := 0; time.Since(start) < 4*ttl; i = (i + 1) % n {

@@ -48,6 +48,18 @@ type listing struct {
 // started early.
 const headAhead = 64
 
+// listingOf is dir's listing: the fresh one, or while it is being made
+// again (keepFresh), the one before.
+func (f *FS) listingOf(dir loc) *listing {
+	if e, ok := f.listings.Get(dir.cacheKey()); ok && !e.Missing {
+		return e.Value
+	}
+	if v, ok := f.relisting.Load(dir.cacheKey()); ok {
+		return v.(*listing)
+	}
+	return nil
+}
+
 // parentOf splits a file or directory location into its directory
 // location and name ("a/b/c" and "a/b/c/" both give "a/b/" and "c").
 func parentOf(l loc) (loc, string) {
@@ -61,11 +73,11 @@ func parentOf(l loc) (loc, string) {
 func (f *FS) remember(l loc, a Attr) {
 	f.attrs.Put(l.cacheKey(), a)
 	dir, name := parentOf(l)
-	if ls, ok := f.listings.Get(dir.cacheKey()); ok && !ls.Missing {
-		ls.Value.mu.Lock()
-		ls.Value.names[name] = a
-		ls.Value.touch(name)
-		ls.Value.mu.Unlock()
+	if ls := f.listingOf(dir); ls != nil {
+		ls.mu.Lock()
+		ls.names[name] = a
+		ls.touch(name)
+		ls.mu.Unlock()
 	}
 }
 
@@ -81,13 +93,14 @@ func (ls *listing) touch(name string) {
 func (f *FS) forget(l loc) {
 	f.attrs.PutMissing(l.cacheKey())
 	dir, name := parentOf(l)
-	if ls, ok := f.listings.Get(dir.cacheKey()); ok && !ls.Missing {
-		ls.Value.mu.Lock()
-		delete(ls.Value.names, name)
-		ls.Value.touch(name)
-		ls.Value.mu.Unlock()
+	if ls := f.listingOf(dir); ls != nil {
+		ls.mu.Lock()
+		delete(ls.names, name)
+		ls.touch(name)
+		ls.mu.Unlock()
 	}
 	f.listings.Remove(l.asDir().cacheKey())
+	f.relisting.Delete(l.asDir().cacheKey())
 }
 
 // stat answers what l is: a file, a directory (marker or implied by
@@ -107,10 +120,7 @@ func (f *FS) stat(ctx context.Context, l loc) (Attr, syscall.Errno) {
 // give (mode, owner, mtime), which exact then fetches.
 func (f *FS) statLazy(ctx context.Context, l loc) (a Attr, exact bool, errno syscall.Errno) {
 	dir, name := parentOf(l)
-	var ls *listing
-	if e, ok := f.listings.Get(dir.cacheKey()); ok && !e.Missing {
-		ls = e.Value
-	}
+	ls := f.listingOf(dir)
 	if ls != nil {
 		f.keepFresh(dir, ls)
 	}
@@ -138,8 +148,8 @@ func (f *FS) statLazy(ctx context.Context, l loc) (a Attr, exact bool, errno sys
 // metadata (a HEAD, or one started ahead for a scan).
 func (f *FS) exact(ctx context.Context, l loc, a Attr) (Attr, syscall.Errno) {
 	dir, name := parentOf(l)
-	if e, ok := f.listings.Get(dir.cacheKey()); ok && !e.Missing {
-		f.headAhead(dir, e.Value, name)
+	if ls := f.listingOf(dir); ls != nil {
+		f.headAhead(dir, ls, name)
 	}
 	return f.statKnown(ctx, l, a)
 }
@@ -157,20 +167,20 @@ func typeKnown(a Attr) bool { return a.Dir || a.Size >= maxSymlink }
 // big directory (ls -l, rsync, find of 100 000 names) that outlasts the
 // TTL then goes on with a fresh listing, where it would otherwise fall
 // back to a HEAD and a LIST per name once the listing expired. Names
-// are then at most one and a half TTLs (plus a LIST's time) old.
+// are then at most a TTL and a LIST's time old.
 func (f *FS) keepFresh(dir loc, ls *listing) {
 	if ls.uses.Add(1) < 2 || time.Since(ls.made) < f.listings.TTL()/2 || !ls.refreshing.CompareAndSwap(false, true) {
 		return
 	}
 	// The old listing answers until the new one is made (a directory of
-	// 100 000 names takes seconds to list): it lives one TTL more.
-	if e, ok := f.listings.Get(dir.cacheKey()); ok && e.Value == ls {
-		f.listings.Put(dir.cacheKey(), ls)
-	}
+	// 100 000 names takes seconds to list), even once it has expired.
+	f.relisting.Store(dir.cacheKey(), ls)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
-		if _, err := f.list(ctx, dir); err != nil {
+		_, err := f.list(ctx, dir)
+		f.relisting.CompareAndDelete(dir.cacheKey(), ls)
+		if err != nil {
 			f.log.Debugf("refresh of the listing of %s/%s: %v", dir.bucket, dir.key, err)
 			ls.refreshing.Store(false) // the next lookup tries again
 		}
@@ -350,8 +360,7 @@ func (f *FS) list(ctx context.Context, dir loc) ([]dirEntry, error) {
 	}
 	// What we changed since the LIST began wins over what it saw.
 	ours := map[string]bool{}
-	if e, ok := f.listings.Get(dir.cacheKey()); ok && !e.Missing {
-		old := e.Value
+	if old := f.listingOf(dir); old != nil {
 		old.mu.Lock()
 		for name, t := range old.changed {
 			if t.Before(made) {

@@ -123,6 +123,12 @@ func (f *FS) forgetTree(l loc) {
 	f.forget(l)
 	f.attrs.RemovePrefix(l.asDir().cacheKey())
 	f.listings.RemovePrefix(l.asDir().cacheKey())
+	f.relisting.Range(func(k, _ any) bool {
+		if strings.HasPrefix(k.(string), l.asDir().cacheKey()) {
+			f.relisting.Delete(k)
+		}
+		return true
+	})
 }
 
 // copyObject copies src, of size bytes, to dst with its metadata.
