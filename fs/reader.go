@@ -181,12 +181,14 @@ func (r *reader) Read(ctx context.Context, dest []byte, off int64) (data []byte,
 	cs := r.opts.ChunkSize
 	// A read that starts where the last one ended begins a sequential
 	// run; during one, anything within the window either way belongs to
-	// it (the kernel reorders the reads of a window).
+	// it (the kernel reorders the reads of a window). So does a first
+	// read in the first chunk: the kernel's first read-ahead window goes
+	// out as several reads at once, and the one at 0 need not come first.
 	slack := r.opts.Block
 	if r.ahead > 0 {
 		slack = int64(r.ahead) * cs
 	}
-	sequential := off >= r.next-slack && off <= r.next+slack
+	sequential := off >= r.next-slack && off <= r.next+slack || r.next == 0 && off < cs
 	r.next = max(r.next, off+int64(len(dest)))
 	if !sequential {
 		r.next = off + int64(len(dest))

@@ -141,15 +141,45 @@ func TestReadVerifiesMD5(t *testing.T) {
 		if tt.wantErr != logged(hook, "corrupt object") {
 			t.Errorf("%s: corrupt object logged: got %v, want %v", tt.name, !tt.wantErr, tt.wantErr)
 		}
-		// A read of part of it is not checked.
+		// A read of part of it fetches the whole (small) object: it is
+		// checked when the check is on.
 		f, err := os.Open(filepath.Join(mnt, "f"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := f.ReadAt(make([]byte, 4096), 1<<20); err != nil {
-			t.Errorf("%s: partial read: %v", tt.name, err)
+		if _, err := f.ReadAt(make([]byte, 4096), 1<<20); tt.wantErr != errors.Is(err, syscall.EIO) {
+			t.Errorf("%s: partial read: got %v, want EIO %v", tt.name, err, tt.wantErr)
 		}
 		f.Close()
+	}
+}
+
+// The kernel sends its first read-ahead window as several reads at once,
+// in any order: a whole read whose first read is not at 0 is still
+// checked.
+func TestReadVerifiesFirstWindowOutOfOrder(t *testing.T) {
+	const size = 20<<20 + 99
+	store := newFakeStore(t, "b")
+	store.set("f", randomBytes(size))
+	store.corrupt("f", 3<<20)
+	mnt, hook := testMount(t, store, Options{Read: ReadOptions{Verify: true}}, cache.Options{})
+	f, err := os.Open(filepath.Join(mnt, "f"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, 1<<20)
+	var readErr error
+	for _, off := range []int64{1 << 20, 0, 2 << 20} {
+		if _, readErr = f.ReadAt(buf, off); readErr != nil {
+			break
+		}
+	}
+	for off := int64(3 << 20); readErr == nil && off < size; off += 1 << 20 {
+		_, readErr = f.ReadAt(buf, off)
+	}
+	if !errors.Is(readErr, syscall.EIO) || !logged(hook, "corrupt object") {
+		t.Errorf("whole read of a corrupt object starting at 1 MiB: got %v (logged: %v), want EIO", readErr, logged(hook, "corrupt object"))
 	}
 }
 
