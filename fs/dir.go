@@ -177,9 +177,10 @@ func (d *Dir) Create(ctx context.Context, name string, flags uint32, mode uint32
 	d.fsys.remember(target, f.attr)
 	f.mu.Lock()
 	f.fillLocked(&out.Attr)
+	h := f.newHandleLocked(true)
 	f.mu.Unlock()
 	ch := d.NewInode(ctx, f, gofs.StableAttr{Mode: syscall.S_IFREG})
-	return ch, &handle{file: f, writable: true}, 0, 0
+	return ch, h, 0, 0
 }
 
 // newMeta is the metadata of an object created now by the caller of ctx.
@@ -193,13 +194,21 @@ func (f *FS) newMeta(ctx context.Context, mode uint32) *Meta {
 
 var _ = (gofs.NodeUnlinker)((*Dir)(nil))
 
-// Unlink deletes the object.
+// Unlink deletes the object. Handles still open on the file keep its
+// content (File.detachIO) and upload nothing.
 func (d *Dir) Unlink(ctx context.Context, name string) syscall.Errno {
 	target, errno := d.changing(name)
 	if errno != 0 {
 		return errno
 	}
 	f := d.childFile(name)
+	if f != nil {
+		f.io.Lock() // no upload of f may start between the DELETE and markUnlinked
+		defer f.io.Unlock()
+		if errno := f.detachIO(ctx); errno != 0 {
+			return errno
+		}
+	}
 	if err := d.fsys.store.DeleteObject(ctx, target.bucket, target.key); err != nil {
 		return d.fsys.errno("delete", target.key, err)
 	}

@@ -93,15 +93,32 @@ func (d *Dir) Rename(ctx context.Context, name string, newParent gofs.InodeEmbed
 			return errno
 		}
 	}
+	replaced := dstDir.childFile(newName)
+	if replaced == d.childFile(name) {
+		replaced = nil
+	}
+	unlockReplaced := func() {}
+	if replaced != nil {
+		// Handles open on the replaced file keep its content
+		// (File.detachIO); its io is held until it is marked unlinked,
+		// so no upload of it can come back after the copy.
+		replaced.io.Lock()
+		unlockReplaced = sync.OnceFunc(replaced.io.Unlock)
+		defer unlockReplaced()
+		if errno := replaced.detachIO(ctx); errno != 0 {
+			return errno
+		}
+	}
 	if err := d.fsys.copyObject(ctx, src, dst, a.Size); err != nil {
 		return d.fsys.errno("rename", src.key, err)
 	}
 	if err := d.fsys.store.DeleteObject(ctx, src.bucket, src.key); err != nil {
 		return d.fsys.errno("rename", src.key, err)
 	}
-	if f := dstDir.childFile(newName); f != nil {
-		f.markUnlinked() // replaced: its own writes must not come back
+	if replaced != nil {
+		replaced.markUnlinked() // replaced: its own writes must not come back
 	}
+	unlockReplaced()
 	// The copy's ETag need not be the source's (a multipart copy): open
 	// handles learn it from their next answer.
 	a.ETag = ""
