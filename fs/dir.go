@@ -366,3 +366,26 @@ func (d *Dir) childFile(name string) *File {
 	}
 	return nil
 }
+
+var _ = (gofs.NodeMknoder)((*Dir)(nil))
+
+// Mknod creates an empty regular file for S_IFREG (as Linux does),
+// stored at once as an empty object. FIFOs, sockets and device files
+// cannot be objects: EPERM, as filesystems without them answer.
+func (d *Dir) Mknod(ctx context.Context, name string, mode uint32, dev uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	if mode&syscall.S_IFMT != syscall.S_IFREG && mode&syscall.S_IFMT != 0 {
+		return nil, syscall.EPERM
+	}
+	target, errno := d.changing(name)
+	if errno != 0 {
+		return nil, errno
+	}
+	meta := d.fsys.newMeta(ctx, syscall.S_IFREG|mode&0o7777)
+	etag, err := d.fsys.store.PutObject(ctx, target.bucket, target.key, bytes.NewReader(nil), 0, meta.putOptions(target.key))
+	if err != nil {
+		return nil, d.fsys.errno("mknod", target.key, err)
+	}
+	a := Attr{Mtime: meta.Mtime, ETag: etag, Meta: meta}
+	d.fsys.remember(target, a)
+	return d.child(ctx, name, a, &out.Attr), 0
+}

@@ -7,8 +7,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/bucketfs/bucketfs/s3client"
 )
@@ -113,4 +116,35 @@ func hexOf(b []byte) string {
 		s.WriteByte(digits[c&15])
 	}
 	return s.String()
+}
+
+// TestMknod: mknod(S_IFREG) makes an empty regular file, stored at once
+// with its mode; a FIFO, a socket or a device fails with EPERM.
+func TestMknod(t *testing.T) {
+	bucket := newBucket(t)
+	m := mountBucket(t, bucket)
+	p := filepath.Join(m.Dir, "plain")
+	if err := unix.Mknod(p, unix.S_IFREG|0o640, 0); err != nil {
+		t.Fatalf("mknod S_IFREG: %v", err)
+	}
+	if got, want := sh(t, "stat", "-c", "%F %a %s", p), "regular empty file 640 0\n"; got != want {
+		t.Errorf("stat -c '%%F %%a %%s' plain: got %q, want %q", got, want)
+	}
+	info, err := client.HeadObject(ctx(t), bucket, "plain")
+	if err != nil {
+		t.Fatalf("HEAD plain after mknod: %v", err)
+	}
+	if got, want := info.Metadata["mode"], strconv.Itoa(unix.S_IFREG|0o640); got != want || info.Size != 0 {
+		t.Errorf("object plain: got mode %s size %d, want mode %s size 0", got, info.Size, want)
+	}
+	writeFile(t, p, "now with content")
+	if got, want := readFile(t, p), "now with content"; got != want {
+		t.Errorf("cat plain: got %q, want %q", got, want)
+	}
+	for kind, mode := range map[string]uint32{"fifo": unix.S_IFIFO, "socket": unix.S_IFSOCK, "chardev": unix.S_IFCHR, "blockdev": unix.S_IFBLK} {
+		err := unix.Mknod(filepath.Join(m.Dir, kind), mode|0o644, 0)
+		if !errors.Is(err, unix.EPERM) {
+			t.Errorf("mknod %s: got %v, want EPERM", kind, err)
+		}
+	}
 }
