@@ -331,8 +331,16 @@ func (d *Dir) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttrI
 		return errno
 	}
 	meta := applySetattr(a.Meta.clone(), in, syscall.S_IFDIR)
-	meta.ContentType = dirContentType
-	if err := d.fsys.putMarker(ctx, file, meta); err != nil {
+	if meta.ContentType == "" {
+		meta.ContentType = dirContentType
+	}
+	// Rewrite the marker's metadata, keeping what else it carries; an
+	// implied directory gets a marker.
+	_, err := d.fsys.rewriteMeta(ctx, l, meta)
+	if errors.Is(err, s3client.ErrNotFound) {
+		err = d.fsys.putMarker(ctx, file, meta)
+	}
+	if err != nil {
 		return d.fsys.errno("setattr", l.key, err)
 	}
 	a.Meta = meta

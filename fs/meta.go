@@ -131,10 +131,28 @@ func contentType(key string) string {
 const dirContentType = "application/x-directory"
 
 // rewriteMeta replaces the metadata of object l with m by copying the
-// object onto itself (x-amz-metadata-directive: REPLACE).
+// object onto itself (x-amz-metadata-directive: REPLACE). REPLACE keeps
+// only what the copy sends, so a HEAD first learns what the object has
+// now, and everything m does not change is sent again: other clients'
+// x-amz-meta-* values, Content-Type, Content-Encoding,
+// Content-Disposition, Cache-Control and Expires. A missing object is
+// s3client.ErrNotFound.
 func (f *FS) rewriteMeta(ctx context.Context, l loc, m *Meta) (etag string, err error) {
+	info, err := f.store.HeadObject(ctx, l.bucket, l.key)
+	if err != nil {
+		return "", err
+	}
 	po := m.putOptions(l.key)
-	return f.store.CopyObject(ctx, l.bucket, l.key, l.bucket, l.key, s3client.CopyOptions{
-		ReplaceMetadata: true, Metadata: po.Metadata, ContentType: po.ContentType,
-	})
+	opts := s3client.CopyOptions{ReplaceMetadata: true, Metadata: map[string]string{},
+		ContentType: po.ContentType, ContentHeaders: info.ContentHeaders}
+	if m.ContentType == "" && info.ContentType != "" {
+		opts.ContentType = info.ContentType
+	}
+	for k, v := range info.Metadata {
+		opts.Metadata[k] = v
+	}
+	for k, v := range po.Metadata {
+		opts.Metadata[k] = v
+	}
+	return f.store.CopyObject(ctx, l.bucket, l.key, l.bucket, l.key, opts)
 }

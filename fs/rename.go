@@ -109,7 +109,7 @@ func (d *Dir) Rename(ctx context.Context, name string, newParent gofs.InodeEmbed
 			return errno
 		}
 	}
-	if err := d.fsys.copyObject(ctx, src, dst, a.Size); err != nil {
+	if err := d.fsys.moveObject(ctx, src, dst, a.Size); err != nil {
 		return d.fsys.errno("rename", src.key, err)
 	}
 	if err := d.fsys.store.DeleteObject(ctx, src.bucket, src.key); err != nil {
@@ -143,6 +143,21 @@ func (f *FS) forgetTree(l loc) {
 // copyObject copies src, of size bytes, to dst with its metadata.
 func (f *FS) copyObject(ctx context.Context, src, dst loc, size int64) error {
 	_, err := f.store.CopyObjectAnySize(ctx, dst.bucket, dst.key, src.bucket, src.key, size, s3client.CopyOptions{})
+	return err
+}
+
+// moveObject copies file src, of size bytes, to dst with all its
+// headers, sent again with REPLACE after a HEAD: the COPY directive loses
+// some (MinIO drops Expires).
+func (f *FS) moveObject(ctx context.Context, src, dst loc, size int64) error {
+	info, err := f.store.HeadObject(ctx, src.bucket, src.key)
+	if err != nil {
+		return err
+	}
+	_, err = f.store.CopyObjectAnySize(ctx, dst.bucket, dst.key, src.bucket, src.key, size, s3client.CopyOptions{
+		ReplaceMetadata: true, Metadata: info.Metadata, ContentType: info.ContentType,
+		ContentHeaders: info.ContentHeaders, IfMatch: info.ETag,
+	})
 	return err
 }
 
