@@ -2,8 +2,6 @@ package fs
 
 import (
 	"context"
-	"mime"
-	"path"
 	"strconv"
 	"strings"
 	"syscall"
@@ -117,14 +115,6 @@ func (m *Meta) putOptions(key string) s3client.PutOptions {
 		ct = contentType(key)
 	}
 	return s3client.PutOptions{ContentType: ct, Metadata: m.headers()}
-}
-
-// contentType guesses a MIME type from the key's extension, as s3fs does.
-func contentType(key string) string {
-	if t := mime.TypeByExtension(path.Ext(key)); t != "" {
-		return t
-	}
-	return "application/octet-stream"
 }
 
 // dirContentType is the type s3fs gives directory markers.

@@ -3,6 +3,7 @@ package fs
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -148,14 +149,20 @@ func (f *FS) copyObject(ctx context.Context, src, dst loc, size int64) error {
 
 // moveObject copies file src, of size bytes, to dst with all its
 // headers, sent again with REPLACE after a HEAD: the COPY directive loses
-// some (MinIO drops Expires).
+// some (MinIO drops Expires). A Content-Type derived from the old name
+// (derivedContentType) is derived again from the new one; an explicit
+// one is kept.
 func (f *FS) moveObject(ctx context.Context, src, dst loc, size int64) error {
 	info, err := f.store.HeadObject(ctx, src.bucket, src.key)
 	if err != nil {
 		return err
 	}
+	ct := info.ContentType
+	if derivedContentType(ct, src.key) && info.Metadata["mode"] != strconv.Itoa(syscall.S_IFLNK|0o777) {
+		ct = contentType(dst.key) // a type from the old name follows the new one
+	}
 	_, err = f.store.CopyObjectAnySize(ctx, dst.bucket, dst.key, src.bucket, src.key, size, s3client.CopyOptions{
-		ReplaceMetadata: true, Metadata: info.Metadata, ContentType: info.ContentType,
+		ReplaceMetadata: true, Metadata: info.Metadata, ContentType: ct,
 		ContentHeaders: info.ContentHeaders, IfMatch: info.ETag,
 	})
 	return err

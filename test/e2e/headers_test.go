@@ -56,3 +56,33 @@ func TestMetadataRewriteKeepsHeaders(t *testing.T) {
 		}
 	}
 }
+
+// TestContentTypes: new objects get their Content-Type from
+// /etc/mime.types (text/plain, no charset, as s3fs); after mv to a new
+// extension the type follows the new name, unless it was explicit.
+func TestContentTypes(t *testing.T) {
+	bucket := newBucket(t)
+	body := []byte("{}")
+	if _, err := client.PutObject(ctx(t), bucket, "explicit.txt", bytes.NewReader(body), int64(len(body)),
+		s3client.PutOptions{ContentType: "application/x-chosen"}); err != nil {
+		t.Fatal(err)
+	}
+	m := mountBucket(t, bucket)
+	writeFile(t, filepath.Join(m.Dir, "notes.txt"), "hello")
+	writeFile(t, filepath.Join(m.Dir, "data.txt"), "{}")
+	sh(t, "mv", filepath.Join(m.Dir, "data.txt"), filepath.Join(m.Dir, "data.json"))
+	sh(t, "mv", filepath.Join(m.Dir, "explicit.txt"), filepath.Join(m.Dir, "explicit.png"))
+	for key, want := range map[string]string{
+		"notes.txt":    "text/plain", // /etc/mime.types; Go's table says "text/plain; charset=utf-8"
+		"data.json":    "application/json",
+		"explicit.png": "application/x-chosen",
+	} {
+		info, err := client.HeadObject(ctx(t), bucket, key)
+		if err != nil {
+			t.Fatalf("HEAD %s: %v", key, err)
+		}
+		if info.ContentType != want {
+			t.Errorf("Content-Type of %s: got %q, want %q", key, info.ContentType, want)
+		}
+	}
+}
