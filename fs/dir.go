@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"sync"
 	"syscall"
 	"time"
 
@@ -18,6 +19,12 @@ import (
 type Dir struct {
 	gofs.Inode
 	fsys *FS
+
+	mu sync.Mutex // protects root
+	// root is what chmod, chown and touch set on a bucket root, which
+	// has no marker to store them in: kept in memory for the mount's
+	// lifetime. nil until then.
+	root *Meta
 }
 
 // where is d's location (key prefix ending in "/", or the mount prefix).
@@ -80,7 +87,11 @@ var _ = (gofs.NodeGetattrer)((*Dir)(nil))
 // Getattr reports the directory with its marker's metadata, if any.
 func (d *Dir) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	a := Attr{Dir: true}
-	if !d.isBucketRoot() {
+	if d.isBucketRoot() {
+		d.mu.Lock()
+		a.Meta = d.root
+		d.mu.Unlock()
+	} else {
 		l, errno := d.where()
 		if errno != 0 {
 			return errno
@@ -185,7 +196,8 @@ func (d *Dir) Create(ctx context.Context, name string, flags uint32, mode uint32
 
 // newMeta is the metadata of an object created now by the caller of ctx.
 func (f *FS) newMeta(ctx context.Context, mode uint32) *Meta {
-	m := &Meta{Mode: mode, UID: int64(f.opts.UID), GID: int64(f.opts.GID), Mtime: time.Now()}
+	now := time.Now()
+	m := &Meta{Mode: mode, UID: int64(f.opts.UID), GID: int64(f.opts.GID), Mtime: now, Ctime: now}
 	if caller, ok := fuse.FromContext(ctx); ok {
 		m.UID, m.GID = int64(caller.Uid), int64(caller.Gid)
 	}
@@ -312,13 +324,17 @@ var _ = (gofs.NodeSetattrer)((*Dir)(nil))
 
 // Setattr changes a directory's mode, owner or times by rewriting its
 // marker (creating one for an implied directory). At a bucket root,
-// which has no marker, it is accepted and not kept.
+// which has no marker, it is kept in memory for the mount's lifetime.
 func (d *Dir) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
 	if errno := d.fsys.readOnly(); errno != 0 {
 		return errno
 	}
 	if d.isBucketRoot() {
-		d.fsys.fillAttr(Attr{Dir: true}, &out.Attr)
+		d.mu.Lock()
+		d.root = applySetattr(d.root.clone(), in, syscall.S_IFDIR)
+		a := Attr{Dir: true, Meta: d.root}
+		d.mu.Unlock()
+		d.fsys.fillAttr(a, &out.Attr)
 		return 0
 	}
 	l, errno := d.where()

@@ -255,7 +255,7 @@ func (f *File) flushIO(ctx context.Context) syscall.Errno {
 	f.mu.Lock()
 	if !f.written.IsZero() {
 		m := f.attr.Meta.clone() // Meta values are shared with the cache: never change one
-		m.Mtime = f.written
+		m.Mtime, m.Ctime = f.written, f.written
 		f.attr.Meta = m
 		t.put = f.attr.Meta.putOptions(t.key)
 	}

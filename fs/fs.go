@@ -295,7 +295,17 @@ func (f *FS) fillAttr(a Attr, out *fuse.Attr) {
 	if mtime.IsZero() {
 		mtime = f.mounted
 	}
-	out.SetTimes(nil, &mtime, &mtime)
+	// Without stored values, atime and ctime are the mtime, never 0.
+	atime, ctime := mtime, mtime
+	if m := a.Meta; m != nil {
+		if !m.Atime.IsZero() {
+			atime = m.Atime
+		}
+		if !m.Ctime.IsZero() {
+			ctime = m.Ctime
+		}
+	}
+	out.SetTimes(&atime, &mtime, &ctime)
 	out.Mode = kind | perm
 	switch kind {
 	case syscall.S_IFDIR:

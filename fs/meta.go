@@ -53,6 +53,11 @@ type Meta struct {
 	Mode     uint32
 	UID, GID int64
 	Mtime    time.Time
+	// Ctime (x-amz-meta-ctime, as s3fs) moves with every change of
+	// content or metadata; Atime (x-amz-meta-atime) is set only by an
+	// explicit utimensat (reads do not move it: noatime). Stored in whole
+	// seconds as s3fs does; a fraction is read too.
+	Ctime, Atime time.Time
 	// ContentType is kept so metadata updates do not lose it.
 	ContentType string
 }
@@ -73,12 +78,28 @@ func parseMeta(info *s3client.ObjectInfo) *Meta {
 	if v, err := strconv.ParseInt(info.Metadata["gid"], 10, 64); err == nil && v >= 0 {
 		m.GID = v
 	}
-	// s3fs writes whole seconds; accept a fraction too.
-	if v, err := strconv.ParseFloat(info.Metadata["mtime"], 64); err == nil && v > 0 {
-		sec := int64(v)
-		m.Mtime = time.Unix(sec, int64((v-float64(sec))*1e9))
-	}
+	m.Mtime = parseTime(info.Metadata["mtime"])
+	m.Ctime = parseTime(info.Metadata["ctime"])
+	m.Atime = parseTime(info.Metadata["atime"])
 	return m
+}
+
+// parseTime reads a time stored as Unix seconds, as s3fs writes them, or
+// with a fraction ("1700000000.25"); the zero time if absent or not one.
+func parseTime(v string) time.Time {
+	secs, frac, _ := strings.Cut(v, ".")
+	sec, err := strconv.ParseInt(secs, 10, 64)
+	if err != nil || sec <= 0 {
+		return time.Time{}
+	}
+	var nsec int64
+	if frac != "" {
+		frac = (frac + "000000000")[:9]
+		if nsec, err = strconv.ParseInt(frac, 10, 64); err != nil {
+			return time.Time{}
+		}
+	}
+	return time.Unix(sec, nsec)
 }
 
 // headers returns the x-amz-meta-* values for m.
@@ -95,6 +116,12 @@ func (m *Meta) headers() map[string]string {
 	}
 	if !m.Mtime.IsZero() {
 		h["mtime"] = strconv.FormatInt(m.Mtime.Unix(), 10)
+	}
+	if !m.Ctime.IsZero() {
+		h["ctime"] = strconv.FormatInt(m.Ctime.Unix(), 10)
+	}
+	if !m.Atime.IsZero() {
+		h["atime"] = strconv.FormatInt(m.Atime.Unix(), 10)
 	}
 	return h
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 
@@ -123,6 +124,11 @@ func (d *Dir) Rename(ctx context.Context, name string, newParent gofs.InodeEmbed
 	// The copy's ETag need not be the source's (a multipart copy): open
 	// handles learn it from their next answer.
 	a.ETag = ""
+	if a.Meta != nil {
+		m := a.Meta.clone()
+		m.Ctime = time.Now()
+		a.Meta = m
+	}
 	if f := d.childFile(name); f != nil {
 		f.mu.Lock()
 		f.attr.ETag = ""
@@ -161,8 +167,13 @@ func (f *FS) moveObject(ctx context.Context, src, dst loc, size int64) error {
 	if derivedContentType(ct, src.key) && info.Metadata["mode"] != strconv.Itoa(syscall.S_IFLNK|0o777) {
 		ct = contentType(dst.key) // a type from the old name follows the new one
 	}
+	md := make(map[string]string, len(info.Metadata)+1)
+	for k, v := range info.Metadata {
+		md[k] = v
+	}
+	md["ctime"] = strconv.FormatInt(time.Now().Unix(), 10) // a rename moves ctime
 	_, err = f.store.CopyObjectAnySize(ctx, dst.bucket, dst.key, src.bucket, src.key, size, s3client.CopyOptions{
-		ReplaceMetadata: true, Metadata: info.Metadata, ContentType: ct,
+		ReplaceMetadata: true, Metadata: md, ContentType: ct,
 		ContentHeaders: info.ContentHeaders, IfMatch: info.ETag,
 	})
 	return err
