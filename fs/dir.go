@@ -276,8 +276,21 @@ func (d *Dir) Rmdir(ctx context.Context, name string) syscall.Errno {
 	if err := d.fsys.store.DeleteObject(ctx, target.bucket, target.key+"/"); err != nil && !errors.Is(err, s3client.ErrNotFound) {
 		return d.fsys.errno("rmdir", target.key+"/", err)
 	}
+	if d.fsys.isOldStyleDir(ctx, target) {
+		if err := d.fsys.store.DeleteObject(ctx, target.bucket, target.key); err != nil && !errors.Is(err, s3client.ErrNotFound) {
+			return d.fsys.errno("rmdir", target.key, err)
+		}
+	}
 	d.fsys.forget(target)
 	return 0
+}
+
+// isOldStyleDir reports whether directory l (a file location) is stored
+// as an old-style s3fs directory object "a" (Meta.oldStyleDir), with a
+// HEAD of it.
+func (f *FS) isOldStyleDir(ctx context.Context, l loc) bool {
+	info, err := f.store.HeadObject(ctx, l.bucket, l.key)
+	return err == nil && parseMeta(info).oldStyleDir()
 }
 
 // isEmptyDir reports whether directory l (a file location) holds no key
@@ -354,7 +367,11 @@ func (d *Dir) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttrI
 	// implied directory gets a marker.
 	_, err := d.fsys.rewriteMeta(ctx, l, meta)
 	if errors.Is(err, s3client.ErrNotFound) {
-		err = d.fsys.putMarker(ctx, file, meta)
+		if d.fsys.isOldStyleDir(ctx, file) {
+			_, err = d.fsys.rewriteMeta(ctx, file, meta) // no second, "dir/" marker
+		} else {
+			err = d.fsys.putMarker(ctx, file, meta)
+		}
 	}
 	if err != nil {
 		return d.fsys.errno("setattr", l.key, err)

@@ -147,6 +147,23 @@ func (m *Meta) putOptions(key string) s3client.PutOptions {
 // dirContentType is the type s3fs gives directory markers.
 const dirContentType = "application/x-directory"
 
+// oldStyleDir reports whether m, the metadata of a key without a
+// trailing "/", makes it a directory: s3fs before 1.86 stored a
+// directory "a" as an object "a" of type application/x-directory (or
+// with S_IFDIR in its mode), as s3fs still reads it.
+func (m *Meta) oldStyleDir() bool {
+	return m != nil && (strings.HasPrefix(m.ContentType, dirContentType) || m.Mode&syscall.S_IFMT == syscall.S_IFDIR)
+}
+
+// asOldStyleDir is a with a the directory an old-style object makes it,
+// if it does.
+func (a Attr) asOldStyleDir() Attr {
+	if !a.Dir && a.Meta.oldStyleDir() {
+		return Attr{Dir: true, Meta: a.Meta}
+	}
+	return a
+}
+
 // rewriteMeta replaces the metadata of object l with m by copying the
 // object onto itself (x-amz-metadata-directive: REPLACE). REPLACE keeps
 // only what the copy sends, so a HEAD first learns what the object has

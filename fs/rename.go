@@ -79,6 +79,12 @@ func (d *Dir) Rename(ctx context.Context, name string, newParent gofs.InodeEmbed
 		if err := d.fsys.renameDir(ctx, src, dst); err != nil {
 			return d.fsys.errno("rename", src.key+"/", err)
 		}
+		if d.fsys.isOldStyleDir(ctx, src) {
+			// The old-style s3fs object "a" would keep the old name alive.
+			if err := d.fsys.store.DeleteObject(ctx, src.bucket, src.key); err != nil {
+				return d.fsys.errno("rename", src.key, err)
+			}
+		}
 		d.fsys.forgetTree(src)
 		d.fsys.forgetTree(dst)
 		d.fsys.remember(dst, a)
