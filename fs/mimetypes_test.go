@@ -24,3 +24,23 @@ func TestContentType(t *testing.T) {
 		}
 	}
 }
+
+func TestParseTime(t *testing.T) {
+	for _, c := range []struct {
+		in        string
+		sec, nsec int64
+		zero      bool
+	}{
+		{"1700000000", 1700000000, 0, false},
+		{"1700000000.25", 1700000000, 250000000, false},
+		{"1700000000.123456789", 1700000000, 123456789, false},
+		{"", 0, 0, true},
+		{"0", 0, 0, true},
+		{"junk", 0, 0, true},
+	} {
+		got := parseTime(c.in)
+		if got.IsZero() != c.zero || !c.zero && (got.Unix() != c.sec || int64(got.Nanosecond()) != c.nsec) {
+			t.Errorf("parseTime(%q): got %v, want %d.%09d (zero %v)", c.in, got, c.sec, c.nsec, c.zero)
+		}
+	}
+}
