@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"sync"
 	"syscall"
 	"time"
 
@@ -18,6 +19,12 @@ import (
 type Dir struct {
 	gofs.Inode
 	fsys *FS
+
+	mu sync.Mutex // protects root
+	// root is what chmod, chown and touch set on a bucket root, which
+	// has no marker to store them in: kept in memory for the mount's
+	// lifetime. nil until then.
+	root *Meta
 }
 
 // where is d's location (key prefix ending in "/", or the mount prefix).
@@ -80,7 +87,11 @@ var _ = (gofs.NodeGetattrer)((*Dir)(nil))
 // Getattr reports the directory with its marker's metadata, if any.
 func (d *Dir) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	a := Attr{Dir: true}
-	if !d.isBucketRoot() {
+	if d.isBucketRoot() {
+		d.mu.Lock()
+		a.Meta = d.root
+		d.mu.Unlock()
+	} else {
 		l, errno := d.where()
 		if errno != 0 {
 			return errno
@@ -188,14 +199,16 @@ func (d *Dir) Create(ctx context.Context, name string, flags uint32, mode uint32
 	d.fsys.remember(target, f.attr)
 	f.mu.Lock()
 	f.fillLocked(&out.Attr)
+	h := f.newHandleLocked(true)
 	f.mu.Unlock()
 	ch := d.NewInode(ctx, f, gofs.StableAttr{Mode: syscall.S_IFREG})
-	return ch, &handle{file: f, writable: true}, 0, 0
+	return ch, h, 0, 0
 }
 
 // newMeta is the metadata of an object created now by the caller of ctx.
 func (f *FS) newMeta(ctx context.Context, mode uint32) *Meta {
-	m := &Meta{Mode: mode, UID: int64(f.opts.UID), GID: int64(f.opts.GID), Mtime: time.Now()}
+	now := time.Now()
+	m := &Meta{Mode: mode, UID: int64(f.opts.UID), GID: int64(f.opts.GID), Mtime: now, Ctime: now}
 	if caller, ok := fuse.FromContext(ctx); ok {
 		m.UID, m.GID = int64(caller.Uid), int64(caller.Gid)
 	}
@@ -204,13 +217,21 @@ func (f *FS) newMeta(ctx context.Context, mode uint32) *Meta {
 
 var _ = (gofs.NodeUnlinker)((*Dir)(nil))
 
-// Unlink deletes the object.
+// Unlink deletes the object. Handles still open on the file keep its
+// content (File.detachIO) and upload nothing.
 func (d *Dir) Unlink(ctx context.Context, name string) syscall.Errno {
 	target, errno := d.changing(name)
 	if errno != 0 {
 		return errno
 	}
 	f := d.childFile(name)
+	if f != nil {
+		f.io.Lock() // no upload of f may start between the DELETE and markUnlinked
+		defer f.io.Unlock()
+		if errno := f.detachIO(ctx); errno != 0 {
+			return errno
+		}
+	}
 	if err := d.fsys.store.DeleteObject(ctx, target.bucket, target.key); err != nil {
 		return d.fsys.errno("delete", target.key, err)
 	}
@@ -266,8 +287,21 @@ func (d *Dir) Rmdir(ctx context.Context, name string) syscall.Errno {
 	if err := d.fsys.store.DeleteObject(ctx, target.bucket, target.key+"/"); err != nil && !errors.Is(err, s3client.ErrNotFound) {
 		return d.fsys.errno("rmdir", target.key+"/", err)
 	}
+	if d.fsys.isOldStyleDir(ctx, target) {
+		if err := d.fsys.store.DeleteObject(ctx, target.bucket, target.key); err != nil && !errors.Is(err, s3client.ErrNotFound) {
+			return d.fsys.errno("rmdir", target.key, err)
+		}
+	}
 	d.fsys.forget(target)
 	return 0
+}
+
+// isOldStyleDir reports whether directory l (a file location) is stored
+// as an old-style s3fs directory object "a" (Meta.oldStyleDir), with a
+// HEAD of it.
+func (f *FS) isOldStyleDir(ctx context.Context, l loc) bool {
+	info, err := f.store.HeadObject(ctx, l.bucket, l.key)
+	return err == nil && parseMeta(info).oldStyleDir()
 }
 
 // isEmptyDir reports whether directory l (a file location) holds no key
@@ -314,13 +348,17 @@ var _ = (gofs.NodeSetattrer)((*Dir)(nil))
 
 // Setattr changes a directory's mode, owner or times by rewriting its
 // marker (creating one for an implied directory). At a bucket root,
-// which has no marker, it is accepted and not kept.
+// which has no marker, it is kept in memory for the mount's lifetime.
 func (d *Dir) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
 	if errno := d.fsys.readOnly(); errno != 0 {
 		return errno
 	}
 	if d.isBucketRoot() {
-		d.fsys.fillAttr(Attr{Dir: true}, &out.Attr)
+		d.mu.Lock()
+		d.root = applySetattr(d.root.clone(), in, syscall.S_IFDIR)
+		a := Attr{Dir: true, Meta: d.root}
+		d.mu.Unlock()
+		d.fsys.fillAttr(a, &out.Attr)
 		return 0
 	}
 	l, errno := d.where()
@@ -333,8 +371,20 @@ func (d *Dir) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttrI
 		return errno
 	}
 	meta := applySetattr(a.Meta.clone(), in, syscall.S_IFDIR)
-	meta.ContentType = dirContentType
-	if err := d.fsys.putMarker(ctx, file, meta); err != nil {
+	if meta.ContentType == "" {
+		meta.ContentType = dirContentType
+	}
+	// Rewrite the marker's metadata, keeping what else it carries; an
+	// implied directory gets a marker.
+	_, err := d.fsys.rewriteMeta(ctx, l, meta)
+	if errors.Is(err, s3client.ErrNotFound) {
+		if d.fsys.isOldStyleDir(ctx, file) {
+			_, err = d.fsys.rewriteMeta(ctx, file, meta) // no second, "dir/" marker
+		} else {
+			err = d.fsys.putMarker(ctx, file, meta)
+		}
+	}
+	if err != nil {
 		return d.fsys.errno("setattr", l.key, err)
 	}
 	a.Meta = meta
@@ -367,4 +417,27 @@ func (d *Dir) childFile(name string) *File {
 		return f
 	}
 	return nil
+}
+
+var _ = (gofs.NodeMknoder)((*Dir)(nil))
+
+// Mknod creates an empty regular file for S_IFREG (as Linux does),
+// stored at once as an empty object. FIFOs, sockets and device files
+// cannot be objects: EPERM, as filesystems without them answer.
+func (d *Dir) Mknod(ctx context.Context, name string, mode uint32, dev uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	if mode&syscall.S_IFMT != syscall.S_IFREG && mode&syscall.S_IFMT != 0 {
+		return nil, syscall.EPERM
+	}
+	target, errno := d.changing(name)
+	if errno != 0 {
+		return nil, errno
+	}
+	meta := d.fsys.newMeta(ctx, syscall.S_IFREG|mode&0o7777)
+	etag, err := d.fsys.store.PutObject(ctx, target.bucket, target.key, bytes.NewReader(nil), 0, meta.putOptions(target.key))
+	if err != nil {
+		return nil, d.fsys.errno("mknod", target.key, err)
+	}
+	a := Attr{Mtime: meta.Mtime, ETag: etag, Meta: meta}
+	d.fsys.remember(target, a)
+	return d.child(ctx, name, a, &out.Attr), 0
 }

@@ -34,6 +34,7 @@ type File struct {
 	mu       sync.Mutex // protects the fields below; never held across network I/O
 	attr     Attr       // what the object is (or will be once flushed)
 	writers  int        // open writable handles
+	handles  int        // open handles, writable or not
 	written  time.Time  // last change of content not yet uploaded
 	unlinked bool       // the name was removed; nothing is uploaded any more
 	// gen counts this mount's uploads of new content: handles opened
@@ -126,6 +127,71 @@ func (f *File) markUnlinked() {
 	f.unlinked = true
 }
 
+// Open after unlink. POSIX keeps a file's content reachable through the
+// descriptors open when its name is removed, until the last close. The
+// object is deleted at unlink (or replaced at rename) all the same, so
+// first detachIO moves what the open handles need into a staging file in
+// the temp directory: a writer's content as it is, and for a file only
+// read, the object itself (one download of the whole object, disk of its
+// size in --temp-dir, while the handles stay open; nothing is kept for a
+// file with no open handle). From then on reads and writes of those
+// handles use the staging file, nothing is uploaded at flush or close,
+// and the last release drops it.
+
+// detachIO stages f's content if it has open handles, before its object
+// is deleted or replaced. f.io must be held; the caller marks f unlinked
+// before letting go of it.
+func (f *File) detachIO(ctx context.Context) syscall.Errno {
+	f.mu.Lock()
+	open, size := f.handles > 0, f.attr.Size
+	f.mu.Unlock()
+	if !open {
+		return 0
+	}
+	if f.w == nil {
+		f.w = f.fsys.newWriter(size, false)
+	}
+	defer f.publish()
+	t, errno := f.targetIO(ctx)
+	if errno != 0 {
+		return errno
+	}
+	if err := f.w.toStaged(ctx, t); err != nil {
+		return f.fsys.errno("unlink: keep content of open file", t.key, err)
+	}
+	f.w.detached = true
+	return 0
+}
+
+// keepDetached reports whether f's writer must stay after its last
+// writable handle: f was unlinked while handles that read it are open.
+func (f *File) keepDetached() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.unlinked && f.handles > 0
+}
+
+// releaseDetached drops the staged content of an unlinked file once its
+// last handle is gone. It takes f.io only for an unlinked file.
+func (f *File) releaseDetached() {
+	f.mu.Lock()
+	last := f.handles == 0 && f.writers == 0 && f.unlinked
+	f.mu.Unlock()
+	if !last {
+		return
+	}
+	f.io.Lock()
+	defer f.io.Unlock()
+	f.mu.Lock()
+	last = f.handles == 0 && f.writers == 0
+	f.mu.Unlock()
+	if last && f.w != nil {
+		f.w.Close()
+		f.w = nil
+		f.publish()
+	}
+}
+
 // where is the object location of f.
 func (f *File) where() (loc, bool) {
 	return f.fsys.locate(&f.Inode, false)
@@ -139,6 +205,11 @@ func (f *File) targetIO(ctx context.Context) (target, syscall.Errno) {
 	f.mu.Lock()
 	unlinked, meta := f.unlinked, f.attr.Meta
 	f.mu.Unlock()
+	if unlinked && f.w != nil && f.w.detached {
+		// Unlinked while open: the content lives in the staging file and
+		// goes nowhere, so there is no object to name.
+		return target{}, 0
+	}
 	if !ok || unlinked {
 		return target{}, syscall.ENOENT
 	}
@@ -184,7 +255,7 @@ func (f *File) flushIO(ctx context.Context) syscall.Errno {
 	f.mu.Lock()
 	if !f.written.IsZero() {
 		m := f.attr.Meta.clone() // Meta values are shared with the cache: never change one
-		m.Mtime = f.written
+		m.Mtime, m.Ctime = f.written, f.written
 		f.attr.Meta = m
 		t.put = f.attr.Meta.putOptions(t.key)
 	}
@@ -263,8 +334,9 @@ func (f *File) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttr
 		if _, ok := in.GetMTime(); ok {
 			f.written = time.Time{} // an explicit mtime wins over the writes'
 		}
+		unlinked := f.unlinked
 		f.mu.Unlock()
-		if f.w == nil || !f.w.dirty {
+		if !unlinked && (f.w == nil || !f.w.dirty) {
 			if errno := f.rewriteMetaIO(ctx); errno != 0 {
 				return errno
 			}
@@ -407,6 +479,9 @@ func (f *File) releaseWriterIO() syscall.Errno {
 		return 0
 	}
 	errno := f.flushIO(context.Background())
+	if f.keepDetached() {
+		return errno // unlinked, and readers still read the staged content
+	}
 	if errno != 0 {
 		// Nobody can retry any more: forget the unsaved content rather
 		// than serve what the server does not have.

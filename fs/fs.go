@@ -18,10 +18,14 @@
 //     server-side copies, then deletes.
 //   - metadata.go: the metadata layer: what a name is and its attributes,
 //     from the caches, listings, HEADs and run-ahead HEADs.
-//   - meta.go: Attr and Meta, the s3fs-compatible x-amz-meta-* metadata;
+//   - meta.go: Attr and Meta, the s3fs-compatible x-amz-meta-* metadata
+//     (mode, uid, gid, mtime, ctime, atime; old-style s3fs directory
+//     objects), and rewriteMeta, which keeps every other header;
+//     mimetypes.go: Content-Type of new objects (/etc/mime.types);
 //     setattr.go and xattr.go: chmod/chown/utimes, and no xattrs.
 //   - file.go: File, a regular file: its attributes, open, setattr and
-//     flush. handle.go: handle, one open file: read, write, flush, release.
+//     flush, and what stays of it when it is unlinked while open
+//     (detachIO). handle.go: handle, one open file: read, write, flush, release.
 //   - reader.go: reader, reads of one object version with read-ahead and
 //     the whole-object MD5 check.
 //   - writer.go: writer, a file's new content (in memory and streamed, or
@@ -43,6 +47,9 @@
 //     network I/O that goes with it: writes, reads of local content,
 //     truncation, flush and upload, metadata rewrites (CopyObject). It may
 //     be held as long as an upload takes. It is taken before File.mu.
+//   - Unlink holds the file's File.io across the staging of its content
+//     (detachIO) and the DELETE, and Rename holds the replaced file's
+//     across the copy, so no upload of it starts once its object is gone.
 //   - File.mu guards the file's fields (attributes, writer count, a copy
 //     of the writer's size and state made by File.publish) and is never
 //     held across network I/O. Getattr, Readdir (File.pending), Open for
@@ -59,6 +66,7 @@
 //     File.mu) with no lock held; File never calls into a reader.
 //   - Symlink.mu is held across the GET of Readlink (one small GET, once
 //     per link).
+//   - Dir.mu (a bucket root's in-memory attributes) is a leaf.
 //   - uploadJournal.mu is a leaf, held across a journal file's append
 //     and fsync, never across a store call.
 package fs
@@ -298,7 +306,17 @@ func (f *FS) fillAttr(a Attr, out *fuse.Attr) {
 	if mtime.IsZero() {
 		mtime = f.mounted
 	}
-	out.SetTimes(nil, &mtime, &mtime)
+	// Without stored values, atime and ctime are the mtime, never 0.
+	atime, ctime := mtime, mtime
+	if m := a.Meta; m != nil {
+		if !m.Atime.IsZero() {
+			atime = m.Atime
+		}
+		if !m.Ctime.IsZero() {
+			ctime = m.Ctime
+		}
+	}
+	out.SetTimes(&atime, &mtime, &ctime)
 	out.Mode = kind | perm
 	switch kind {
 	case syscall.S_IFDIR:

@@ -25,6 +25,7 @@ type handle struct {
 
 // newHandleLocked opens a handle on f's current version. f.mu must be held.
 func (f *File) newHandleLocked(writable bool) *handle {
+	f.handles++
 	return &handle{file: f, writable: writable, v: version{f.attr.Size, f.attr.ETag}, gen: f.gen}
 }
 
@@ -167,10 +168,15 @@ func (h *handle) Release(ctx context.Context) syscall.Errno {
 		h.r.Close()
 	}
 	h.mu.Unlock()
+	f := h.file
+	f.mu.Lock()
+	f.handles--
+	f.mu.Unlock()
 	if !h.writable {
+		f.releaseDetached()
 		return 0
 	}
-	h.file.io.Lock()
-	defer h.file.io.Unlock()
-	return h.file.releaseWriterIO()
+	f.io.Lock()
+	defer f.io.Unlock()
+	return f.releaseWriterIO()
 }

@@ -2,8 +2,6 @@ package fs
 
 import (
 	"context"
-	"mime"
-	"path"
 	"strconv"
 	"strings"
 	"syscall"
@@ -55,6 +53,11 @@ type Meta struct {
 	Mode     uint32
 	UID, GID int64
 	Mtime    time.Time
+	// Ctime (x-amz-meta-ctime, as s3fs) moves with every change of
+	// content or metadata; Atime (x-amz-meta-atime) is set only by an
+	// explicit utimensat (reads do not move it: noatime). Stored in whole
+	// seconds as s3fs does; a fraction is read too.
+	Ctime, Atime time.Time
 	// ContentType is kept so metadata updates do not lose it.
 	ContentType string
 }
@@ -75,12 +78,28 @@ func parseMeta(info *s3client.ObjectInfo) *Meta {
 	if v, err := strconv.ParseInt(info.Metadata["gid"], 10, 64); err == nil && v >= 0 {
 		m.GID = v
 	}
-	// s3fs writes whole seconds; accept a fraction too.
-	if v, err := strconv.ParseFloat(info.Metadata["mtime"], 64); err == nil && v > 0 {
-		sec := int64(v)
-		m.Mtime = time.Unix(sec, int64((v-float64(sec))*1e9))
-	}
+	m.Mtime = parseTime(info.Metadata["mtime"])
+	m.Ctime = parseTime(info.Metadata["ctime"])
+	m.Atime = parseTime(info.Metadata["atime"])
 	return m
+}
+
+// parseTime reads a time stored as Unix seconds, as s3fs writes them, or
+// with a fraction ("1700000000.25"); the zero time if absent or not one.
+func parseTime(v string) time.Time {
+	secs, frac, _ := strings.Cut(v, ".")
+	sec, err := strconv.ParseInt(secs, 10, 64)
+	if err != nil || sec <= 0 {
+		return time.Time{}
+	}
+	var nsec int64
+	if frac != "" {
+		frac = (frac + "000000000")[:9]
+		if nsec, err = strconv.ParseInt(frac, 10, 64); err != nil {
+			return time.Time{}
+		}
+	}
+	return time.Unix(sec, nsec)
 }
 
 // headers returns the x-amz-meta-* values for m.
@@ -97,6 +116,12 @@ func (m *Meta) headers() map[string]string {
 	}
 	if !m.Mtime.IsZero() {
 		h["mtime"] = strconv.FormatInt(m.Mtime.Unix(), 10)
+	}
+	if !m.Ctime.IsZero() {
+		h["ctime"] = strconv.FormatInt(m.Ctime.Unix(), 10)
+	}
+	if !m.Atime.IsZero() {
+		h["atime"] = strconv.FormatInt(m.Atime.Unix(), 10)
 	}
 	return h
 }
@@ -119,22 +144,49 @@ func (m *Meta) putOptions(key string) s3client.PutOptions {
 	return s3client.PutOptions{ContentType: ct, Metadata: m.headers()}
 }
 
-// contentType guesses a MIME type from the key's extension, as s3fs does.
-func contentType(key string) string {
-	if t := mime.TypeByExtension(path.Ext(key)); t != "" {
-		return t
-	}
-	return "application/octet-stream"
-}
-
 // dirContentType is the type s3fs gives directory markers.
 const dirContentType = "application/x-directory"
 
+// oldStyleDir reports whether m, the metadata of a key without a
+// trailing "/", makes it a directory: s3fs before 1.86 stored a
+// directory "a" as an object "a" of type application/x-directory (or
+// with S_IFDIR in its mode), as s3fs still reads it.
+func (m *Meta) oldStyleDir() bool {
+	return m != nil && (strings.HasPrefix(m.ContentType, dirContentType) || m.Mode&syscall.S_IFMT == syscall.S_IFDIR)
+}
+
+// asOldStyleDir is a with a the directory an old-style object makes it,
+// if it does.
+func (a Attr) asOldStyleDir() Attr {
+	if !a.Dir && a.Meta.oldStyleDir() {
+		return Attr{Dir: true, Meta: a.Meta}
+	}
+	return a
+}
+
 // rewriteMeta replaces the metadata of object l with m by copying the
-// object onto itself (x-amz-metadata-directive: REPLACE).
+// object onto itself (x-amz-metadata-directive: REPLACE). REPLACE keeps
+// only what the copy sends, so a HEAD first learns what the object has
+// now, and everything m does not change is sent again: other clients'
+// x-amz-meta-* values, Content-Type, Content-Encoding,
+// Content-Disposition, Cache-Control and Expires. A missing object is
+// s3client.ErrNotFound.
 func (f *FS) rewriteMeta(ctx context.Context, l loc, m *Meta) (etag string, err error) {
+	info, err := f.store.HeadObject(ctx, l.bucket, l.key)
+	if err != nil {
+		return "", err
+	}
 	po := m.putOptions(l.key)
-	return f.store.CopyObject(ctx, l.bucket, l.key, l.bucket, l.key, s3client.CopyOptions{
-		ReplaceMetadata: true, Metadata: po.Metadata, ContentType: po.ContentType,
-	})
+	opts := s3client.CopyOptions{ReplaceMetadata: true, Metadata: map[string]string{},
+		ContentType: po.ContentType, ContentHeaders: info.ContentHeaders}
+	if m.ContentType == "" && info.ContentType != "" {
+		opts.ContentType = info.ContentType
+	}
+	for k, v := range info.Metadata {
+		opts.Metadata[k] = v
+	}
+	for k, v := range po.Metadata {
+		opts.Metadata[k] = v
+	}
+	return f.store.CopyObject(ctx, l.bucket, l.key, l.bucket, l.key, opts)
 }

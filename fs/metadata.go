@@ -242,6 +242,7 @@ func (f *FS) statKnown(ctx context.Context, l loc, a Attr) (Attr, syscall.Errno)
 		b.Meta = parseMeta(info)
 		if !b.Dir {
 			b.Size, b.Mtime, b.ETag = info.Size, info.LastModified, info.ETag
+			b = b.asOldStyleDir()
 		}
 		f.attrs.Put(l.cacheKey(), b)
 		return b, nil
@@ -250,7 +251,14 @@ func (f *FS) statKnown(ctx context.Context, l loc, a Attr) (Attr, syscall.Errno)
 	case err == nil:
 		return v.(Attr), 0
 	case errors.Is(err, s3client.ErrNotFound) && a.Dir:
-		a.Meta = noMeta() // an implied directory has no marker
+		// No marker: an implied directory, or an old-style s3fs one
+		// (an object "a" of directory type) that carries its metadata.
+		a.Meta = noMeta()
+		if info, err := f.store.HeadObject(ctx, l.bucket, l.key); err == nil {
+			if m := parseMeta(info); m.oldStyleDir() {
+				a.Meta = m
+			}
+		}
 	case errors.Is(err, s3client.ErrNotFound):
 		// Gone since the listing: ask afresh.
 		f.attrs.Remove(l.cacheKey())
@@ -277,8 +285,13 @@ func (f *FS) probe(ctx context.Context, l loc) (Attr, syscall.Errno) {
 	page, listErr := f.store.ListObjects(ctx, l.bucket, s3client.ListInput{Prefix: l.key + "/", MaxKeys: 1})
 	h := <-head
 	if listErr == nil && (len(page.Objects) > 0 || len(page.CommonPrefixes) > 0) {
+		var old *Meta // of an old-style s3fs directory object "a"
 		if h.err == nil {
-			f.warnOnce(l.key, "key %q is shadowed by directory %q", l.key, l.key+"/")
+			if m := parseMeta(h.info); m.oldStyleDir() {
+				old = m
+			} else {
+				f.warnOnce(l.key, "key %q is shadowed by directory %q", l.key, l.key+"/")
+			}
 		}
 		a := Attr{Dir: true}
 		if f.opts.StatHead {
@@ -286,12 +299,15 @@ func (f *FS) probe(ctx context.Context, l loc) (Attr, syscall.Errno) {
 				return f.statKnown(ctx, l, a)
 			}
 			a.Meta = noMeta()
+			if old != nil {
+				a.Meta = old
+			}
 		}
 		f.attrs.Put(l.cacheKey(), a)
 		return a, 0
 	}
 	if h.err == nil {
-		a := Attr{Size: h.info.Size, Mtime: h.info.LastModified, ETag: h.info.ETag, Meta: parseMeta(h.info)}
+		a := Attr{Size: h.info.Size, Mtime: h.info.LastModified, ETag: h.info.ETag, Meta: parseMeta(h.info)}.asOldStyleDir()
 		f.attrs.Put(l.cacheKey(), a)
 		return a, 0
 	}
@@ -350,6 +366,7 @@ func (f *FS) list(ctx context.Context, dir loc) ([]dirEntry, error) {
 			a := Attr{Size: o.Size, Mtime: o.LastModified, ETag: o.ETag}
 			if o.Metadata != nil {
 				a.Meta = parseMeta(&s3client.ObjectInfo{Metadata: o.Metadata, ContentType: o.ContentType})
+				a = a.asOldStyleDir()
 			}
 			byName[name] = a
 		}

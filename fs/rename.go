@@ -3,9 +3,11 @@ package fs
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 
@@ -79,6 +81,12 @@ func (d *Dir) Rename(ctx context.Context, name string, newParent gofs.InodeEmbed
 		if err := d.fsys.renameDir(ctx, src, dst); err != nil {
 			return d.fsys.errno("rename", src.key+"/", err)
 		}
+		if d.fsys.isOldStyleDir(ctx, src) {
+			// The old-style s3fs object "a" would keep the old name alive.
+			if err := d.fsys.store.DeleteObject(ctx, src.bucket, src.key); err != nil {
+				return d.fsys.errno("rename", src.key, err)
+			}
+		}
 		d.fsys.forgetTree(src)
 		d.fsys.forgetTree(dst)
 		d.fsys.remember(dst, a)
@@ -95,18 +103,40 @@ func (d *Dir) Rename(ctx context.Context, name string, newParent gofs.InodeEmbed
 			return errno
 		}
 	}
-	if err := d.fsys.copyObject(ctx, src, dst, a.Size); err != nil {
+	replaced := dstDir.childFile(newName)
+	if replaced == d.childFile(name) {
+		replaced = nil
+	}
+	unlockReplaced := func() {}
+	if replaced != nil {
+		// Handles open on the replaced file keep its content
+		// (File.detachIO); its io is held until it is marked unlinked,
+		// so no upload of it can come back after the copy.
+		replaced.io.Lock()
+		unlockReplaced = sync.OnceFunc(replaced.io.Unlock)
+		defer unlockReplaced()
+		if errno := replaced.detachIO(ctx); errno != 0 {
+			return errno
+		}
+	}
+	if err := d.fsys.moveObject(ctx, src, dst, a.Size); err != nil {
 		return d.fsys.errno("rename", src.key, err)
 	}
 	if err := d.fsys.store.DeleteObject(ctx, src.bucket, src.key); err != nil {
 		return d.fsys.errno("rename", src.key, err)
 	}
-	if f := dstDir.childFile(newName); f != nil {
-		f.markUnlinked() // replaced: its own writes must not come back
+	if replaced != nil {
+		replaced.markUnlinked() // replaced: its own writes must not come back
 	}
+	unlockReplaced()
 	// The copy's ETag need not be the source's (a multipart copy): open
 	// handles learn it from their next answer.
 	a.ETag = ""
+	if a.Meta != nil {
+		m := a.Meta.clone()
+		m.Ctime = time.Now()
+		a.Meta = m
+	}
 	if f := d.childFile(name); f != nil {
 		f.mu.Lock()
 		f.attr.ETag = ""
@@ -134,6 +164,32 @@ func (f *FS) forgetTree(l loc) {
 // copyObject copies src, of size bytes, to dst with its metadata.
 func (f *FS) copyObject(ctx context.Context, src, dst loc, size int64) error {
 	_, err := f.store.CopyObjectAnySize(ctx, dst.bucket, dst.key, src.bucket, src.key, size, s3client.CopyOptions{})
+	return err
+}
+
+// moveObject copies file src, of size bytes, to dst with all its
+// headers, sent again with REPLACE after a HEAD: the COPY directive loses
+// some (MinIO drops Expires). A Content-Type derived from the old name
+// (derivedContentType) is derived again from the new one; an explicit
+// one is kept.
+func (f *FS) moveObject(ctx context.Context, src, dst loc, size int64) error {
+	info, err := f.store.HeadObject(ctx, src.bucket, src.key)
+	if err != nil {
+		return err
+	}
+	ct := info.ContentType
+	if derivedContentType(ct, src.key) && info.Metadata["mode"] != strconv.Itoa(syscall.S_IFLNK|0o777) {
+		ct = contentType(dst.key) // a type from the old name follows the new one
+	}
+	md := make(map[string]string, len(info.Metadata)+1)
+	for k, v := range info.Metadata {
+		md[k] = v
+	}
+	md["ctime"] = strconv.FormatInt(time.Now().Unix(), 10) // a rename moves ctime
+	_, err = f.store.CopyObjectAnySize(ctx, dst.bucket, dst.key, src.bucket, src.key, size, s3client.CopyOptions{
+		ReplaceMetadata: true, Metadata: md, ContentType: ct,
+		ContentHeaders: info.ContentHeaders, IfMatch: info.ETag,
+	})
 	return err
 }
 

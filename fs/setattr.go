@@ -1,17 +1,20 @@
 package fs
 
 import (
+	"time"
+
 	"github.com/hanwen/go-fuse/v2/fuse"
 )
 
-// metaChanges reports whether in changes mode, owner or mtime, which live
-// in object metadata. (atime is not kept, as in s3fs.)
+// metaChanges reports whether in changes mode, owner, mtime or atime,
+// which live in object metadata.
 func metaChanges(in *fuse.SetAttrIn) bool {
 	_, mode := in.GetMode()
 	_, uid := in.GetUID()
 	_, gid := in.GetGID()
 	_, mtime := in.GetMTime()
-	return mode || uid || gid || mtime
+	_, atime := in.GetATime()
+	return mode || uid || gid || mtime || atime
 }
 
 // applySetattr returns m changed as in says; kind is the file type bits
@@ -29,5 +32,9 @@ func applySetattr(m *Meta, in *fuse.SetAttrIn, kind uint32) *Meta {
 	if mtime, ok := in.GetMTime(); ok {
 		m.Mtime = mtime
 	}
+	if atime, ok := in.GetATime(); ok {
+		m.Atime = atime
+	}
+	m.Ctime = time.Now() // every change of metadata moves ctime
 	return m
 }

@@ -109,6 +109,9 @@ type writer struct {
 
 	// staged state
 	tmp *os.File
+	// detached: the file was unlinked while open; the content stays in
+	// the staging file (never streamed to S3) until the last close.
+	detached bool
 }
 
 // newWriter returns a writer for an object of size bytes (clean), or
@@ -132,7 +135,7 @@ func (w *writer) Write(ctx context.Context, t target, data []byte, off int64) er
 	if w.state == stateClean && w.size == 0 && off == 0 {
 		w.state = stateStream
 	}
-	if w.state == stateStream && off != w.size {
+	if w.state == stateStream && (off != w.size || w.detached) {
 		if err := w.toStaged(ctx, t); err != nil {
 			return err
 		}
@@ -191,7 +194,7 @@ func (w *writer) shipPart(ctx context.Context, t target, part []byte) error {
 
 // Truncate sets the size.
 func (w *writer) Truncate(ctx context.Context, t target, size int64) error {
-	if size == 0 {
+	if size == 0 && !w.detached {
 		w.reset()
 		w.state, w.size, w.dirty = stateStream, 0, true
 		return nil

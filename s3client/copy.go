@@ -17,6 +17,8 @@ type CopyOptions struct {
 	// ContentType of the copy under REPLACE; "" means
 	// application/octet-stream, as for PutObject.
 	ContentType string
+	// ContentHeaders of the copy under REPLACE.
+	ContentHeaders
 	// IfMatch makes the copy conditional on the source's ETag
 	// (x-amz-copy-source-if-match); a mismatch is ErrPreconditionFailed.
 	IfMatch string
@@ -37,7 +39,7 @@ type xmlCopyResult struct {
 func (c *Client) CopyObject(ctx context.Context, bucket, key, srcBucket, srcKey string, opts CopyOptions) (etag string, err error) {
 	h := http.Header{}
 	if opts.ReplaceMetadata {
-		h = PutOptions{ContentType: opts.ContentType, Metadata: opts.Metadata}.header()
+		h = PutOptions{ContentType: opts.ContentType, Metadata: opts.Metadata, ContentHeaders: opts.ContentHeaders}.header()
 		h.Set("X-Amz-Metadata-Directive", "REPLACE")
 	} else {
 		h.Set("X-Amz-Metadata-Directive", "COPY")
@@ -105,9 +107,9 @@ func (c *Client) copyAnySize(ctx context.Context, bucket, key, srcBucket, srcKey
 	if err != nil {
 		return "", err
 	}
-	put := PutOptions{ContentType: info.ContentType, Metadata: info.Metadata}
+	put := PutOptions{ContentType: info.ContentType, Metadata: info.Metadata, ContentHeaders: info.ContentHeaders}
 	if opts.ReplaceMetadata {
-		put = PutOptions{ContentType: opts.ContentType, Metadata: opts.Metadata}
+		put = PutOptions{ContentType: opts.ContentType, Metadata: opts.Metadata, ContentHeaders: opts.ContentHeaders}
 	}
 	id, err := c.CreateMultipartUpload(ctx, bucket, key, put)
 	if err != nil {

@@ -20,6 +20,7 @@ type ObjectInfo struct {
 	LastModified time.Time
 	ETag         string
 	ContentType  string
+	ContentHeaders
 	// Encrypted is set when the server says it encrypted the object
 	// (x-amz-server-side-encryption or SSE-C headers): its ETag is then
 	// not the MD5 of its content.
@@ -29,10 +30,36 @@ type ObjectInfo struct {
 	Metadata map[string]string
 }
 
+// ContentHeaders are the standard headers S3 stores with an object
+// besides its Content-Type; "" is absent.
+type ContentHeaders struct {
+	ContentEncoding    string
+	ContentDisposition string
+	CacheControl       string
+	Expires            string
+}
+
+// set adds the headers of c that are not empty to h.
+func (c ContentHeaders) set(h http.Header) {
+	for name, v := range map[string]string{"Content-Encoding": c.ContentEncoding,
+		"Content-Disposition": c.ContentDisposition, "Cache-Control": c.CacheControl, "Expires": c.Expires} {
+		if v != "" {
+			h.Set(name, v)
+		}
+	}
+}
+
+// contentHeaders reads them from a response.
+func contentHeaders(h http.Header) ContentHeaders {
+	return ContentHeaders{ContentEncoding: h.Get("Content-Encoding"), ContentDisposition: h.Get("Content-Disposition"),
+		CacheControl: h.Get("Cache-Control"), Expires: h.Get("Expires")}
+}
+
 // PutOptions are the optional parts of a PutObject.
 type PutOptions struct {
 	ContentType string
 	Metadata    map[string]string // sent as x-amz-meta-<name>
+	ContentHeaders
 }
 
 // header returns the Content-Type and x-amz-meta-* headers of opts.
@@ -43,6 +70,7 @@ func (opts PutOptions) header() http.Header {
 		ct = "application/octet-stream"
 	}
 	h.Set("Content-Type", ct)
+	opts.ContentHeaders.set(h)
 	for k, v := range opts.Metadata {
 		h.Set("X-Amz-Meta-"+k, v)
 	}
@@ -130,7 +158,8 @@ func md5Of(r io.ReaderAt, size int64) (string, error) {
 }
 
 func objectInfo(key string, resp *http.Response) *ObjectInfo {
-	info := &ObjectInfo{Key: key, ETag: resp.Header.Get("ETag"), ContentType: resp.Header.Get("Content-Type")}
+	info := &ObjectInfo{Key: key, ETag: resp.Header.Get("ETag"), ContentType: resp.Header.Get("Content-Type"),
+		ContentHeaders: contentHeaders(resp.Header)}
 	info.Size = resp.ContentLength
 	if cr := resp.Header.Get("Content-Range"); cr != "" {
 		// bytes 0-9/1234: the total is after the slash.
