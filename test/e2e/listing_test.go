@@ -84,9 +84,9 @@ func requests(t *testing.T, log string) map[string]int {
 }
 
 // Lazy attributes: once a directory is listed, rm -r of a directory
-// below it and a rename of its files (big enough not to be links) cost
-// no HEAD of those files on any server, and a later stat still shows
-// each file's exact mode and owner.
+// below it costs no HEAD of its files (big enough not to be links) on any
+// server, a rename only the copy's own, and a later stat still shows each
+// file's exact mode and owner.
 func TestLazyAttributes(t *testing.T) {
 	bucket := newBucket(t)
 	m := mountBucket(t, bucket)
@@ -119,10 +119,19 @@ func TestLazyAttributes(t *testing.T) {
 		t.Fatal(err)
 	}
 	heads := headsSince(t, log, mark)
+	f2 := 0
 	for _, k := range heads {
-		if strings.HasPrefix(k, "d/sub/s") || k == "d/f2" || k == "d/g2" {
-			t.Errorf("rm -r d/sub and rename of d/f2 made a HEAD of %s; want none of the files", k)
+		if strings.HasPrefix(k, "d/sub/s") || k == "d/g2" {
+			t.Errorf("rm -r d/sub and rename of d/f2 made a HEAD of %s; want none", k)
 		}
+		if k == "d/f2" {
+			f2++
+		}
+	}
+	// The copy of a rename sends every header again (REPLACE, to move
+	// ctime): it reads them with one HEAD of its own, the lookup none.
+	if f2 != 1 {
+		t.Errorf("rename of d/f2: %d HEAD of it, want 1 (the copy's)", f2)
 	}
 	t.Logf("%s: rm -r of 6 listed files and a rename: HEADs %v", sw.Server, heads)
 	// What is left shows the modes as written (g2 is f2 renamed).
