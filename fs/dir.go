@@ -164,7 +164,7 @@ func (d *Dir) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
 	if errno != 0 {
 		return nil, errno
 	}
-	entries, err := d.fsys.list(ctx, l)
+	entries, err := d.fsys.readdirList(ctx, l)
 	if err != nil {
 		return nil, d.fsys.errno("list", l.key, err)
 	}

@@ -562,3 +562,48 @@ func TestRelistKeepsOurChanges(t *testing.T) {
 		t.Errorf("%d HEADs for stats the fresh listing answers, want 0", n)
 	}
 }
+
+// A walk down a tree (find, du, rm -r) lists it with one LIST without a
+// delimiter, not one LIST per directory; a tree too big for that keeps
+// the directories its pages covered whole and lists the rest one by one.
+func TestTreeListing(t *testing.T) {
+	for _, tt := range []struct {
+		name        string
+		dirs, files int
+		maxLists    int
+	}{
+		{"10 directories of 10", 10, 10, 4},
+		{"12 directories of 1000 (more than a tree listing reads)", 12, 1000, 3 + treePages + 3 + 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var keys []string
+			for d := 0; d < tt.dirs; d++ {
+				for i := 0; i < tt.files; i++ {
+					keys = append(keys, fmt.Sprintf("tree/d%02d/f%04d", d, i))
+				}
+			}
+			store := newFakeStore(t, "b", keys...)
+			mnt, _ := testMount(t, store, Options{}, cache.Options{})
+			store.resetCounts()
+			var got []string
+			err := filepath.WalkDir(filepath.Join(mnt, "tree"), func(p string, e os.DirEntry, err error) error {
+				if err == nil && !e.IsDir() {
+					rel, _ := filepath.Rel(mnt, p)
+					got = append(got, rel)
+				}
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Join(got, " ") != strings.Join(keys, " ") {
+				t.Errorf("walk found %d files, want the %d stored", len(got), len(keys))
+			}
+			lists := store.count("ListObjects")
+			t.Logf("walk of %d directories of %d files: %d LIST, %d HEAD", tt.dirs, tt.files, lists, store.count("HeadObject"))
+			if lists > tt.maxLists {
+				t.Errorf("LISTs for a walk of %d directories: got %d, want at most %d", tt.dirs, lists, tt.maxLists)
+			}
+		})
+	}
+}

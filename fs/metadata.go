@@ -28,6 +28,9 @@ type listing struct {
 	made       time.Time    // when the LIST that gave it began
 	uses       atomic.Int32 // lookups it answered
 	refreshing atomic.Bool  // a new listing of the directory is under way
+	fromTree   atomic.Bool  // made by listTree, not yet used by a readdir
+	treeTried  atomic.Bool  // a tree listing of the directory was made or tried
+	childReads atomic.Int32 // readdirs of its subdirectories
 
 	mu     sync.Mutex // protects the fields below
 	names  map[string]Attr
@@ -375,6 +378,13 @@ func (f *FS) list(ctx context.Context, dir loc) ([]dirEntry, error) {
 		}
 		in.ContinuationToken = page.NextContinuationToken
 	}
+	return f.cacheListing(dir, byName, made, false), nil
+}
+
+// cacheListing caches byName, what a LIST begun at made saw of directory
+// dir, as its complete listing, and returns it sorted. fromTree marks a
+// listing made by a tree listing (listTree) for the readdir to come.
+func (f *FS) cacheListing(dir loc, byName map[string]Attr, made time.Time, fromTree bool) []dirEntry {
 	// What we changed since the LIST began wins over what it saw.
 	ours := map[string]bool{}
 	if old := f.listingOf(dir); old != nil {
@@ -413,8 +423,140 @@ func (f *FS) list(ctx context.Context, dir loc) ([]dirEntry, error) {
 	for i, e := range out {
 		sorted[i] = e.name
 	}
-	f.listings.Put(dir.cacheKey(), &listing{names: byName, sorted: sorted, made: made})
-	return out, nil
+	ls := &listing{names: byName, sorted: sorted, made: made}
+	ls.fromTree.Store(fromTree)
+	f.listings.Put(dir.cacheKey(), ls)
+	return out
+}
+
+// treePages is the most pages a tree listing reads: past them (10 000
+// keys) the directories are listed one by one.
+const treePages = 10
+
+// listTree lists everything below directory dir in one LIST without a
+// delimiter, and caches a listing for dir and every directory below it
+// (find, du and rm -r of a tree then cost a handful of LISTs, not one per
+// directory). It gives up (false) on a tree of more than treePages pages.
+func (f *FS) listTree(ctx context.Context, dir loc) (bool, error) {
+	made := time.Now()
+	dirs := map[string]map[string]Attr{dir.key: {}} // by directory key
+	in := s3client.ListInput{Prefix: dir.key, Metadata: true}
+	last := "" // the last key read
+	for pages := 0; ; pages++ {
+		if pages == treePages {
+			// Too big a tree: keep the directories the pages read cover
+			// whole (keys come sorted), and list the rest one by one.
+			for key, byName := range dirs {
+				if key != dir.key && key < last && !strings.HasPrefix(last, key) {
+					f.cacheListing(loc{dir.bucket, key}, byName, made, true)
+				}
+			}
+			return false, nil
+		}
+		page, err := f.store.ListObjects(ctx, dir.bucket, in)
+		if err != nil {
+			return false, err
+		}
+		for _, o := range page.Objects {
+			last = o.Key
+			segs := strings.Split(strings.TrimPrefix(o.Key, dir.key), "/")
+			at, ok := dir.key, true
+			for _, seg := range segs[:len(segs)-1] {
+				if !f.validName(at, seg) {
+					ok = false
+					break
+				}
+				if old, seen := dirs[at][seg]; !seen || !old.Dir {
+					if seen {
+						f.warnOnce(at+seg, "key %q is shadowed by directory %q", at+seg, at+seg+"/")
+					}
+					dirs[at][seg] = Attr{Dir: true}
+				}
+				at += seg + "/"
+				if dirs[at] == nil {
+					dirs[at] = map[string]Attr{}
+				}
+			}
+			name := segs[len(segs)-1]
+			if !ok || name == "" { // a marker: its directory is recorded above
+				continue
+			}
+			if !f.validName(at, name) {
+				continue
+			}
+			if old, seen := dirs[at][name]; seen && old.Dir {
+				f.warnOnce(o.Key, "key %q is shadowed by directory %q", o.Key, o.Key+"/")
+				continue
+			}
+			a := Attr{Size: o.Size, Mtime: o.LastModified, ETag: o.ETag}
+			if o.Metadata != nil {
+				a.Meta = parseMeta(&s3client.ObjectInfo{Metadata: o.Metadata, ContentType: o.ContentType})
+				a = a.asOldStyleDir()
+			}
+			dirs[at][name] = a
+		}
+		if !page.IsTruncated {
+			break
+		}
+		in.ContinuationToken = page.NextContinuationToken
+	}
+	for key, byName := range dirs {
+		f.cacheListing(loc{dir.bucket, key}, byName, made, true)
+	}
+	return true, nil
+}
+
+// readdirList is the listing of dir for a readdir: the one a tree
+// listing just made, if any (once); else, at the second readdir of a
+// subdirectory of a listed directory (a walk: find, du, rm -r, cp -r), a
+// tree listing of that directory; else a LIST of dir. A lone ls of one
+// directory never pays for a tree listing.
+func (f *FS) readdirList(ctx context.Context, dir loc) ([]dirEntry, error) {
+	if out, ok := f.fromTree(dir); ok {
+		return out, nil
+	}
+	if dir.key != "" {
+		parent, _ := parentOf(dir)
+		if pl := f.listingOf(parent); pl != nil && pl.childReads.Add(1) >= 2 && !pl.treeTried.Load() &&
+			pl.hasDirs() && !pl.treeTried.Swap(true) {
+			if ok, err := f.listTree(ctx, parent); err == nil && ok {
+				if out, ok := f.fromTree(dir); ok {
+					return out, nil
+				}
+			}
+		}
+	}
+	return f.list(ctx, dir)
+}
+
+// fromTree returns dir's listing if a tree listing made it and no
+// readdir has used it yet.
+func (f *FS) fromTree(dir loc) ([]dirEntry, bool) {
+	e, ok := f.listings.Get(dir.cacheKey())
+	if !ok || e.Missing || !e.Value.fromTree.CompareAndSwap(true, false) {
+		return nil, false
+	}
+	ls := e.Value
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	out := make([]dirEntry, 0, len(ls.names))
+	for name, a := range ls.names {
+		out = append(out, dirEntry{name, a})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out, true
+}
+
+// hasDirs reports whether the listing holds a directory.
+func (ls *listing) hasDirs() bool {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	for _, a := range ls.names {
+		if a.Dir {
+			return true
+		}
+	}
+	return false
 }
 
 // validName says whether a key segment can be a file name; keys that
