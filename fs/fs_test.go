@@ -583,7 +583,7 @@ func TestTreeListing(t *testing.T) {
 				}
 			}
 			store := newFakeStore(t, "b", keys...)
-			mnt, _ := testMount(t, store, Options{}, cache.Options{})
+			mnt, _ := testMount(t, store, Options{StatHead: true}, cache.Options{})
 			store.resetCounts()
 			var got []string
 			err := filepath.WalkDir(filepath.Join(mnt, "tree"), func(p string, e os.DirEntry, err error) error {
@@ -603,6 +603,17 @@ func TestTreeListing(t *testing.T) {
 			t.Logf("walk of %d directories of %d files: %d LIST, %d HEAD", tt.dirs, tt.files, lists, store.count("HeadObject"))
 			if lists > tt.maxLists {
 				t.Errorf("LISTs for a walk of %d directories: got %d, want at most %d", tt.dirs, lists, tt.maxLists)
+			}
+			// The directories without markers that a whole tree listing
+			// showed need no HEAD for their attributes (du, find -ls).
+			store.resetCounts()
+			for d := 0; tt.files == 10 && d < tt.dirs; d++ {
+				if _, err := os.Lstat(filepath.Join(mnt, "tree", fmt.Sprintf("d%02d", d))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if heads := store.count("HeadObject"); heads > 0 {
+				t.Errorf("HEADs for stat of %d directories without markers after a tree listing: %d, want 0", tt.dirs, heads)
 			}
 		})
 	}

@@ -440,6 +440,11 @@ const treePages = 10
 func (f *FS) listTree(ctx context.Context, dir loc) (bool, error) {
 	made := time.Now()
 	dirs := map[string]map[string]Attr{dir.key: {}} // by directory key
+	// What the pages say of each directory's own objects: its marker
+	// ("d/", with its metadata where the server lists it) and an object
+	// of its name without the slash (an old-style s3fs directory).
+	markers := map[string]*Meta{}
+	named := map[string]bool{}
 	in := s3client.ListInput{Prefix: dir.key, Metadata: true}
 	last := "" // the last key read
 	for pages := 0; ; pages++ {
@@ -478,9 +483,16 @@ func (f *FS) listTree(ctx context.Context, dir loc) (bool, error) {
 				}
 			}
 			name := segs[len(segs)-1]
-			if !ok || name == "" { // a marker: its directory is recorded above
+			if ok && name == "" && at != dir.key { // a marker: its directory is recorded above
+				markers[at] = nil
+				if o.Metadata != nil {
+					markers[at] = parseMeta(&s3client.ObjectInfo{Metadata: o.Metadata, ContentType: o.ContentType})
+				}
+			}
+			if !ok || name == "" {
 				continue
 			}
+			named[at+name] = true
 			if !f.validName(at, name) {
 				continue
 			}
@@ -499,6 +511,25 @@ func (f *FS) listTree(ctx context.Context, dir loc) (bool, error) {
 			break
 		}
 		in.ContinuationToken = page.NextContinuationToken
+	}
+	// A directory the whole tree shows no marker and no old-style object
+	// for has no metadata to HEAD for; one whose marker was listed with
+	// its metadata (MinIO) needs no HEAD either.
+	for key := range dirs {
+		if key == dir.key {
+			continue
+		}
+		parent, name := parentOf(loc{dir.bucket, key})
+		a, seen := dirs[parent.key][name]
+		if !seen || !a.Dir || a.Meta != nil || named[strings.TrimSuffix(key, "/")] {
+			continue
+		}
+		if m, marked := markers[key]; !marked {
+			a.Meta = noMeta()
+		} else if m != nil {
+			a.Meta = m
+		}
+		dirs[parent.key][name] = a
 	}
 	for key, byName := range dirs {
 		f.cacheListing(loc{dir.bucket, key}, byName, made, true)
