@@ -119,6 +119,9 @@ type Client struct {
 	useV2      bool // sign with SigV2 (chosen, or fallen back to in auto mode)
 	listV1     bool // ListObjects uses V1: the server showed it lacks ListObjectsV2
 	answered   bool // a request has succeeded: the signature works
+	// pathStyle holds the buckets that --addressing virtual cannot
+	// address as bucket.host, whose fallback to path style was logged.
+	pathStyle map[string]bool
 }
 
 // New returns a Client for opts.Endpoint.
