@@ -345,7 +345,7 @@ func (c *Client) once(ctx context.Context, r *request, deadline time.Time) (*htt
 	start := time.Now()
 	resp, err := c.http.Do(req)
 	wd.stop()
-	fields := logrus.Fields{"op": r.op, "method": r.method, "bucket": r.bucket, "key": r.key}
+	fields := logrus.Fields{"op": r.op, "method": r.method, "bucket": r.bucket, "key": r.key, "host": req.URL.Host}
 	if err != nil {
 		cancel()
 		err = wd.explain(err, "waiting for the answer")

@@ -119,7 +119,9 @@ ms mon client mode = crc
 auth client required = none
 rgw data = $DIR/rgw
 rgw frontends = $FRONTEND
-rgw dns name =
+# BUCKET.s3.bucketfs.test is served virtual-host style (harness.VirtualHostDomain;
+# the tests map the names in /etc/hosts); any other Host header path style.
+rgw dns name = s3.bucketfs.test
 rgw thread pool size = 64
 # The lifecycle worker sleeps 5 s uninterruptibly (during 00:00-06:00 UTC, its
 # default work window), which makes SIGTERM take ~5 s.

@@ -137,7 +137,9 @@ func startMinIO(bin, dir string, o MinIOOptions) (*Server, error) {
 	cmd := exec.Command(bin, append(args, filepath.Join(dir, "data"))...)
 	cmd.Env = append(os.Environ(),
 		"MINIO_ROOT_USER="+s.AccessKey, "MINIO_ROOT_PASSWORD="+s.SecretKey,
-		"MINIO_BROWSER=off", "MINIO_UPDATE=off", "MINIO_CI_CD=1")
+		"MINIO_BROWSER=off", "MINIO_UPDATE=off", "MINIO_CI_CD=1",
+		// Serves BUCKET.VirtualHostDomain virtual-host style, the rest path style.
+		"MINIO_DOMAIN="+VirtualHostDomain)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start minio: %w", err)
