@@ -5,7 +5,8 @@ usage: boto_s3.py PORT BUCKET OP [KEY [FILE]]
   OP: lookup-bucket | create-bucket | delete-bucket | put KEY FILE | get KEY FILE | md5 KEY | size KEY |
       exists KEY | delete KEY | uploads | start-upload KEY
 Credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY. With BOTO_CA_FILE set, boto
-talks HTTPS (is_secure=True) and validates the server's certificate with that CA file.
+talks HTTPS (is_secure=True) and validates the server's certificate with that CA file; BOTO_HOST
+replaces 127.0.0.1 (boto 2 checks a certificate's DNS names only).
 """
 import hashlib
 import os
@@ -28,8 +29,7 @@ def main():
     conn = boto.connect_s3(
         aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=os.environ["AWS_SECRET_ACCESS_KEY"],
-        # boto 2 matches the certificate's DNS names only, not its IP addresses.
-        host="localhost" if ca_file else "127.0.0.1",
+        host=os.environ.get("BOTO_HOST", "127.0.0.1"),
         port=port,
         is_secure=bool(ca_file),
         calling_format=boto.s3.connection.OrdinaryCallingFormat(),
