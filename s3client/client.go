@@ -119,6 +119,9 @@ type Client struct {
 	useV2      bool // sign with SigV2 (chosen, or fallen back to in auto mode)
 	listV1     bool // ListObjects uses V1: the server showed it lacks ListObjectsV2
 	answered   bool // a request has succeeded: the signature works
+	// pathStyle holds the buckets that --addressing virtual cannot
+	// address as bucket.host, whose fallback to path style was logged.
+	pathStyle map[string]bool
 }
 
 // New returns a Client for opts.Endpoint.
@@ -342,7 +345,7 @@ func (c *Client) once(ctx context.Context, r *request, deadline time.Time) (*htt
 	start := time.Now()
 	resp, err := c.http.Do(req)
 	wd.stop()
-	fields := logrus.Fields{"op": r.op, "method": r.method, "bucket": r.bucket, "key": r.key}
+	fields := logrus.Fields{"op": r.op, "method": r.method, "bucket": r.bucket, "key": r.key, "host": req.URL.Host}
 	if err != nil {
 		cancel()
 		err = wd.explain(err, "waiting for the answer")

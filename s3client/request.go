@@ -46,12 +46,37 @@ func (c *Client) virtualHost(bucket string) bool {
 	case AddressingPath:
 		return false
 	case AddressingVirtual:
-		return true
+		reason := ""
+		if !dnsCompatible(bucket) {
+			reason = "it is not a valid DNS name"
+		} else if c.endpoint.Scheme == "https" && strings.Contains(bucket, ".") {
+			reason = "its dots would not match a wildcard TLS certificate"
+		}
+		if reason == "" {
+			return true
+		}
+		c.logPathFallback(bucket, reason)
+		return false
 	}
 	host := c.endpoint.Hostname()
 	awsHost := host == "amazonaws.com" || strings.HasSuffix(host, ".amazonaws.com")
 	// Dotted names break the TLS wildcard certificate: keep them path-style.
 	return awsHost && dnsCompatible(bucket) && !(c.endpoint.Scheme == "https" && strings.Contains(bucket, "."))
+}
+
+// logPathFallback logs, once per bucket, that bucket is addressed path
+// style although virtual-host addressing was asked for, and why.
+func (c *Client) logPathFallback(bucket, reason string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.pathStyle[bucket] {
+		return
+	}
+	if c.pathStyle == nil {
+		c.pathStyle = map[string]bool{}
+	}
+	c.pathStyle[bucket] = true
+	c.log.WithField("bucket", bucket).Warnf("bucket %q addressed path style, not virtual host: %s", bucket, reason)
 }
 
 // dnsCompatible reports whether bucket can be a DNS label sequence.
@@ -65,7 +90,9 @@ func dnsCompatible(bucket string) bool {
 			return false
 		}
 	}
-	return !strings.Contains(bucket, "..") && bucket[0] != '-' && bucket[0] != '.'
+	last := bucket[len(bucket)-1]
+	return !strings.Contains(bucket, "..") && !strings.Contains(bucket, ".-") && !strings.Contains(bucket, "-.") &&
+		bucket[0] != '-' && bucket[0] != '.' && last != '-' && last != '.'
 }
 
 // buildHTTP turns r into an addressed, signed *http.Request.

@@ -6,7 +6,11 @@
 #      on MinIO (signature auto)
 #   3. the end-to-end suite on a throw-away Ceph RGW, SigV2
 #   4. the end-to-end suite on a throw-away Ceph RGW, SigV4
-#   5. the race detector on fs, cache and s3client (its integration
+#   5. the end-to-end suite on MinIO over HTTPS (BUCKETFS_TEST_TLS=1: a
+#      certificate made for the run, mounts trust it with --ca-file)
+#   6. the end-to-end suite on a throw-away Ceph RGW over HTTPS (beast
+#      ssl_endpoint), SigV4
+#   7. the race detector on fs, cache and s3client (its integration
 #      tests included), and each fuzz target for a short fixed time
 # Every pass runs even if an earlier one failed; the summary at the end
 # lists each pass with its result and time, and the exit status is 1 if
@@ -42,6 +46,10 @@ pass "e2e on Ceph RGW, SigV2" \
   env BUCKETFS_TEST_SERVER=ceph BUCKETFS_TEST_SIGNATURE=v2 go test -count=1 -timeout 30m "$@" ./test/e2e/
 pass "e2e on Ceph RGW, SigV4" \
   env BUCKETFS_TEST_SERVER=ceph BUCKETFS_TEST_SIGNATURE=v4 go test -count=1 -timeout 30m "$@" ./test/e2e/
+pass "e2e on MinIO over HTTPS" \
+  env BUCKETFS_TEST_TLS=1 BUCKETFS_TEST_SERVER=minio BUCKETFS_TEST_SIGNATURE=auto go test -count=1 -timeout 30m "$@" ./test/e2e/
+pass "e2e on Ceph RGW over HTTPS, SigV4" \
+  env BUCKETFS_TEST_TLS=1 BUCKETFS_TEST_SERVER=ceph BUCKETFS_TEST_SIGNATURE=v4 go test -count=1 -timeout 30m "$@" ./test/e2e/
 # fuzz runs every fuzz target of s3client for $FUZZTIME each.
 fuzz() {
   local f

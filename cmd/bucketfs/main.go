@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -117,6 +118,11 @@ func run(cfg config, ready *os.File) error {
 	if errors.Is(err, s3client.ErrAccessDenied) {
 		return fmt.Errorf("cannot mount %q from %s: %w (check the access key and secret, from %s, and the bucket's permissions)",
 			cfg.source, cfg.s3.Endpoint, err, source)
+	}
+	var certErr *tls.CertificateVerificationError
+	if errors.As(err, &certErr) {
+		return fmt.Errorf("cannot mount %q from %s: %w (the server's TLS certificate is not trusted: "+
+			"give its CA with --ca-file FILE or AWS_CA_BUNDLE=FILE)", cfg.source, cfg.s3.Endpoint, err)
 	}
 	if err != nil {
 		return fmt.Errorf("cannot mount %q from %s: %w", cfg.source, cfg.s3.Endpoint, err)

@@ -10,6 +10,8 @@
 #   FAKETIME_OFFSET=+20m     start radosgw alone under libfaketime with that
 #                            offset (its wall clock is skewed, monotonic is not)
 #   RGW_PORT=N               use that port for S3 instead of a free one
+#   RGW_SSL_CERT=F RGW_SSL_KEY=K  serve HTTPS only (beast ssl_endpoint) with
+#                            that PEM certificate and key
 # DIR must not exist or be empty.  On failure everything started is stopped.
 set -euo pipefail
 
@@ -54,6 +56,13 @@ while [ "$RGW_PORT" = "$MON_PORT" ]; do RGW_PORT=$(free_port); done
 FSID=$(cat /proc/sys/kernel/random/uuid)
 OSD_UUID=$(cat /proc/sys/kernel/random/uuid)
 CONF=$DIR/ceph.conf
+SCHEME=http
+FRONTEND="beast endpoint=127.0.0.1:$RGW_PORT"
+if [ -n "${RGW_SSL_CERT:-}" ]; then
+    [ -f "$RGW_SSL_CERT" ] && [ -f "${RGW_SSL_KEY:-}" ] || die "RGW_SSL_CERT/RGW_SSL_KEY: need both files"
+    SCHEME=https
+    FRONTEND="beast ssl_endpoint=127.0.0.1:$RGW_PORT ssl_certificate=$RGW_SSL_CERT ssl_private_key=$RGW_SSL_KEY"
+fi
 
 cat >"$CONF" <<EOF
 [global]
@@ -109,8 +118,10 @@ pid file = $DIR/pids/\$name.pid
 ms mon client mode = crc
 auth client required = none
 rgw data = $DIR/rgw
-rgw frontends = beast endpoint=127.0.0.1:$RGW_PORT
-rgw dns name =
+rgw frontends = $FRONTEND
+# BUCKET.s3.bucketfs.test is served virtual-host style (harness.VirtualHostDomain;
+# the tests map the names in /etc/hosts); any other Host header path style.
+rgw dns name = s3.bucketfs.test
 rgw thread pool size = 64
 # The lifecycle worker sleeps 5 s uninterruptibly (during 00:00-06:00 UTC, its
 # default work window), which makes SIGTERM take ~5 s.
@@ -184,9 +195,9 @@ mark rgw-started
 # Wait for S3 to answer (anonymous GET / -> 200 ListAllMyBucketsResult).
 # Gives up at once if radosgw exits (e.g. its port is taken: see
 # DIR/log/client.rgw.log).
-/usr/bin/python3 - "$RGW_PORT" "$DIR/pids/client.rgw.pid" <<'PY' || die "radosgw did not answer on 127.0.0.1:$RGW_PORT"
-import http.client, os, sys, time
-port, pidfile = int(sys.argv[1]), sys.argv[2]
+/usr/bin/python3 - "$RGW_PORT" "$DIR/pids/client.rgw.pid" "$SCHEME" <<'PY' || die "radosgw did not answer on 127.0.0.1:$RGW_PORT"
+import http.client, os, ssl, sys, time
+port, pidfile, scheme = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 deadline, last = time.time() + 30, None
 while time.time() < deadline:
     try:
@@ -198,7 +209,12 @@ while time.time() < deadline:
         print("radosgw (pid file %s) is not running" % pidfile, file=sys.stderr)
         sys.exit(1)
     try:
-        c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        if scheme == "https":
+            # Only asks whether radosgw is up; clients check the certificate.
+            c = http.client.HTTPSConnection("127.0.0.1", port, timeout=2,
+                                            context=ssl._create_unverified_context())
+        else:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
         c.request("GET", "/")
         r = c.getresponse(); r.read()
         if r.status == 200:
@@ -228,11 +244,11 @@ for n in mon.a osd.$OSD_ID client.rgw; do
 done
 
 cat >"$DIR/env" <<EOF
-RGW_ENDPOINT=http://127.0.0.1:$RGW_PORT
+RGW_ENDPOINT=$SCHEME://127.0.0.1:$RGW_PORT
 RGW_PORT=$RGW_PORT
 RGW_ACCESS_KEY=$ACCESS_KEY
 RGW_SECRET_KEY=$SECRET_KEY
 EOF
 ok=1
-/usr/bin/python3 -c 'import sys; print("test/ceph/start.sh: RGW on http://127.0.0.1:%s ready in %.1fs" % (sys.argv[1], float(sys.argv[2]) - float(sys.argv[3])), file=sys.stderr)' \
-    "$RGW_PORT" "$(date +%s.%N)" "$T0"
+/usr/bin/python3 -c 'import sys; print("test/ceph/start.sh: RGW on %s://127.0.0.1:%s ready in %.1fs" % (sys.argv[1], sys.argv[2], float(sys.argv[3]) - float(sys.argv[4])), file=sys.stderr)' \
+    "$SCHEME" "$RGW_PORT" "$(date +%s.%N)" "$T0"

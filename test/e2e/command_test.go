@@ -89,6 +89,9 @@ func TestFstab(t *testing.T) {
 			logFile := filepath.Join(t.TempDir(), "bucketfs.log")
 			opts := strings.Join([]string{"_netdev", "nofail", "x-systemd.automount", "endpoint=" + server.Endpoint, "signature=" + sw.Signature,
 				"passwd_file=" + passwdFile(t, server.SecretKey), "log_file=" + logFile, "debug_s3"}, ",")
+			if server.CAFile != "" {
+				opts += ",ca_file=" + server.CAFile
+			}
 			fstab := filepath.Join(t.TempDir(), "fstab")
 			line := fmt.Sprintf("%s %s %s %s 0 0\n", bucket, mnt, fstype, opts)
 			if err := os.WriteFile(fstab, []byte(line), 0o644); err != nil {

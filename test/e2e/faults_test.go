@@ -3,6 +3,8 @@ package e2e
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"io"
 	"os"
@@ -23,12 +25,29 @@ import (
 // mount is gone.
 func proxied(t *testing.T, bucket string, args ...string) (*faultproxy.Proxy, *harness.Mount) {
 	t.Helper()
-	p, err := faultproxy.New(server.Endpoint, faultproxy.Options{Seed: 1})
+	p, err := faultproxy.New(server.Endpoint, faultproxy.Options{Seed: 1, TLS: serverTLS(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.Close() })
 	return p, mountBucket(t, bucket, append([]string{"--endpoint", p.URL()}, args...)...)
+}
+
+// serverTLS trusts the suite's server's CA over HTTPS; nil over HTTP.
+func serverTLS(t *testing.T) *tls.Config {
+	t.Helper()
+	if server.CAFile == "" {
+		return nil
+	}
+	pem, err := os.ReadFile(server.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		t.Fatalf("%s holds no certificate", server.CAFile)
+	}
+	return &tls.Config{RootCAs: pool}
 }
 
 // putRandom stores n random bytes at key with one PutObject (so the ETag

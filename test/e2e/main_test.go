@@ -66,7 +66,7 @@ func run(m *testing.M) int {
 	}
 	defer server.Stop()
 	fmt.Fprintf(os.Stderr, "e2e: %s at %s (started in %.1fs), mounts and client sign with --signature %s\n",
-		sw.Server, server.Endpoint, time.Since(start).Seconds(), sw.Signature)
+		sw, server.Endpoint, time.Since(start).Seconds(), sw.Signature)
 	tmp, err := os.MkdirTemp("", "bucketfs-bin-")
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
@@ -77,8 +77,13 @@ func run(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
 		return 1
 	}
+	var caFiles []string
+	if server.CAFile != "" {
+		caFiles = []string{server.CAFile}
+	}
 	client, err = s3client.New(s3client.Options{
 		Endpoint:    server.Endpoint,
+		CAFiles:     caFiles,
 		Signature:   sw.Signature,
 		Credentials: s3client.Credentials{AccessKey: server.AccessKey, SecretKey: server.SecretKey},
 	})
@@ -125,9 +130,14 @@ func mountBucket(t *testing.T, source string, args ...string) *harness.Mount {
 }
 
 // bucketfsArgs are the arguments of a bucketfs run by hand (not through
-// mountBucket): the endpoint and the suite's signature version, then args.
+// mountBucket): the endpoint, its CA file over HTTPS and the suite's
+// signature version, then args.
 func bucketfsArgs(args ...string) []string {
-	return append([]string{"--endpoint", server.Endpoint, "--signature", sw.Signature}, args...)
+	base := []string{"--endpoint", server.Endpoint, "--signature", sw.Signature}
+	if server.CAFile != "" {
+		base = append(base, "--ca-file", server.CAFile)
+	}
+	return append(base, args...)
 }
 
 func ctx(t *testing.T) context.Context {
@@ -167,6 +177,18 @@ func botoOn(t *testing.T, srv *harness.Server, bucket, op string, args ...string
 	}
 	cmd := exec.Command("/usr/bin/python3", append([]string{script, strconv.Itoa(srv.Port), bucket, op}, args...)...)
 	cmd.Env = srv.Env()
+	if srv.CAFile != "" {
+		// boto 2 over HTTPS (is_secure=True), validating with the run's
+		// CA. It matches the certificate's DNS names only, not its IP
+		// addresses, and Ceph RGW refuses the signature of a request to
+		// "localhost": it connects to the server's own domain.
+		remove, err := harness.AddHosts(harness.VirtualHostDomain)
+		if err != nil {
+			t.Fatalf("/etc/hosts: %v", err)
+		}
+		defer remove()
+		cmd.Env = append(cmd.Env, "BOTO_CA_FILE="+srv.CAFile, "BOTO_HOST="+harness.VirtualHostDomain)
+	}
 	out, err := cmd.CombinedOutput()
 	return strings.TrimSpace(string(out)), err
 }

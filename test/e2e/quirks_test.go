@@ -80,7 +80,7 @@ func (w *wire) lastAnswer(t *testing.T) (*answer, string) {
 func TestServerQuirks(t *testing.T) {
 	ceph := server.Kind == harness.ServerCeph
 	bucket := newBucket(t)
-	rec := &wire{base: &http.Transport{}}
+	rec := &wire{base: &http.Transport{TLSClientConfig: serverTLS(t)}}
 	c, err := s3client.New(s3client.Options{
 		Endpoint:    server.Endpoint,
 		Signature:   sw.Signature,

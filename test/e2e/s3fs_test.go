@@ -55,6 +55,9 @@ func mountS3fs(t *testing.T, bucket string) *s3fsMount {
 	}
 	m.cmd = exec.Command("s3fs", bucket, m.Dir, "-o", strings.Join(opts, ","), "-f")
 	m.cmd.Env = server.Env()
+	if server.CAFile != "" {
+		m.cmd.Env = append(m.cmd.Env, "CURL_CA_BUNDLE="+server.CAFile) // s3fs's libcurl
+	}
 	m.cmd.Stdout, m.cmd.Stderr = logFile, logFile
 	if err := m.cmd.Start(); err != nil {
 		t.Fatalf("start s3fs: %v", err)

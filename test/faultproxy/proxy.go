@@ -2,6 +2,7 @@ package faultproxy
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -19,6 +20,10 @@ type Options struct {
 	// with 0 < Rate < 1 hits: the same seed and the same order of
 	// requests give the same faults.
 	Seed uint64
+	// TLS configures the proxy's connections to an https target (e.g.
+	// the CAs that trust it); the proxy itself always listens on plain
+	// HTTP.
+	TLS *tls.Config
 }
 
 // Proxy is a fault-injecting reverse proxy in front of one S3 server.
@@ -73,6 +78,7 @@ func New(target string, opts Options) (*Proxy, error) {
 			IdleConnTimeout:       90 * time.Second,
 			ExpectContinueTimeout: time.Second, // as s3client
 			DisableCompression:    true,        // pass bodies as they are
+			TLSClientConfig:       opts.TLS,
 		},
 		served:   make(chan struct{}),
 		ctx:      ctx,

@@ -17,6 +17,9 @@ type CephOptions struct {
 	// FakeTimeOffset starts radosgw alone under libfaketime with its wall
 	// clock shifted by this offset (libfaketime syntax, e.g. "+20m").
 	FakeTimeOffset string
+	// CertsDir holds public.crt and private.key (SelfSignedCert): serve
+	// HTTPS only, with beast's ssl_endpoint.
+	CertsDir string
 }
 
 // StartCeph starts a throw-away single-node Ceph cluster (one mon, one
@@ -52,6 +55,10 @@ func startCeph(scripts string, o CephOptions) (*Server, error) {
 	if o.FakeTimeOffset != "" {
 		cmd.Env = append(cmd.Env, "FAKETIME_OFFSET="+o.FakeTimeOffset)
 	}
+	if o.CertsDir != "" {
+		cmd.Env = append(cmd.Env, "RGW_SSL_CERT="+filepath.Join(o.CertsDir, "public.crt"),
+			"RGW_SSL_KEY="+filepath.Join(o.CertsDir, "private.key"))
+	}
 	if out, err := cmd.CombinedOutput(); err != nil {
 		// start.sh stopped what it had started and kept dir for its logs.
 		return nil, fmt.Errorf("test/ceph/start.sh %s: %v (logs kept in %s/log)\n%s", dir, err, dir, out)
@@ -63,6 +70,9 @@ func startCeph(scripts string, o CephOptions) (*Server, error) {
 	}
 	s := &Server{Kind: ServerCeph, Endpoint: env["RGW_ENDPOINT"], AccessKey: env["RGW_ACCESS_KEY"],
 		SecretKey: env["RGW_SECRET_KEY"], dir: dir}
+	if o.CertsDir != "" {
+		s.CAFile = filepath.Join(o.CertsDir, "public.crt")
+	}
 	u, err := url.Parse(s.Endpoint)
 	if err == nil {
 		s.Host = u.Hostname()

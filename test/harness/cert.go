@@ -14,8 +14,8 @@ import (
 	"time"
 )
 
-// SelfSignedCert writes a self-signed certificate for 127.0.0.1, ::1 and
-// localhost into dir as public.crt and private.key (MinIO's names) and
+// SelfSignedCert writes a self-signed certificate for 127.0.0.1, ::1,
+// localhost, VirtualHostDomain and its subdomains into dir as public.crt and private.key (MinIO's names) and
 // returns the certificate's path, which doubles as the CA file.
 func SelfSignedCert(dir string) (string, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -28,7 +28,7 @@ func SelfSignedCert(dir string) (string, error) {
 		NotBefore:             time.Now().Add(-time.Hour),
 		NotAfter:              time.Now().Add(24 * time.Hour),
 		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1")},
-		DNSNames:              []string{"localhost"},
+		DNSNames:              []string{"localhost", VirtualHostDomain, "*." + VirtualHostDomain},
 		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		BasicConstraintsValid: true,

@@ -30,6 +30,9 @@ type Server struct {
 	Port      int
 	AccessKey string
 	SecretKey string
+	// CAFile is the PEM certificate an HTTPS server was started with
+	// (made for the run, trusted by nobody else); "" over plain HTTP.
+	CAFile string
 
 	stop func() error // stops the server and removes its data
 	dir  string       // the server's data (MinIO) or cluster (Ceph) directory
@@ -116,13 +119,13 @@ func startMinIO(bin, dir string, o MinIOOptions) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	scheme := "http"
+	scheme, caFile := "http", ""
 	if o.CertsDir != "" {
-		scheme = "https"
+		scheme, caFile = "https", filepath.Join(o.CertsDir, "public.crt")
 	}
 	s := &Server{
 		Kind: ServerMinIO, Host: "127.0.0.1", Port: port, Endpoint: scheme + "://127.0.0.1:" + strconv.Itoa(port),
-		AccessKey: "bucketfs-test", SecretKey: "bucketfs-test-secret", dir: dir,
+		AccessKey: "bucketfs-test", SecretKey: "bucketfs-test-secret", CAFile: caFile, dir: dir,
 	}
 	log := &bytes.Buffer{}
 	args := []string{"server", "--quiet",
@@ -134,7 +137,9 @@ func startMinIO(bin, dir string, o MinIOOptions) (*Server, error) {
 	cmd := exec.Command(bin, append(args, filepath.Join(dir, "data"))...)
 	cmd.Env = append(os.Environ(),
 		"MINIO_ROOT_USER="+s.AccessKey, "MINIO_ROOT_PASSWORD="+s.SecretKey,
-		"MINIO_BROWSER=off", "MINIO_UPDATE=off", "MINIO_CI_CD=1")
+		"MINIO_BROWSER=off", "MINIO_UPDATE=off", "MINIO_CI_CD=1",
+		// Serves BUCKET.VirtualHostDomain virtual-host style, the rest path style.
+		"MINIO_DOMAIN="+VirtualHostDomain)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start minio: %w", err)

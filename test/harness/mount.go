@@ -70,6 +70,8 @@ type MountOptions struct {
 	Signature string
 	Args      []string // extra options
 	Env       []string // replaces Server.Env() when set
+	// NoCAFile leaves out the --ca-file an HTTPS server's mounts get.
+	NoCAFile bool
 }
 
 // StartMount runs bucketfs in the foreground, waits until the mount
@@ -97,6 +99,9 @@ func startMount(tmp string, o MountOptions) (*Mount, error) {
 		return nil, err
 	}
 	args := []string{"--endpoint", o.Server.Endpoint, "--log-level", "debug"}
+	if o.Server.CAFile != "" && !o.NoCAFile {
+		args = append(args, "--ca-file", o.Server.CAFile)
+	}
 	if o.Signature != "" {
 		args = append(args, "--signature", o.Signature)
 	}
@@ -230,3 +235,6 @@ func AbortFUSE(dir string) error {
 	}
 	return err
 }
+
+// Args are the arguments bucketfs was started with.
+func (m *Mount) Args() []string { return m.cmd.Args[1:] }

@@ -26,6 +26,9 @@ const (
 type Switch struct {
 	Server    string
 	Signature string
+	// TLS (BUCKETFS_TEST_TLS=1) serves HTTPS with a certificate made for
+	// the run; mounts trust it through --ca-file.
+	TLS bool
 }
 
 // SwitchFromEnv reads the switch from the environment. Unknown values are
@@ -46,11 +49,23 @@ func SwitchFromEnv() (Switch, error) {
 	default:
 		return sw, fmt.Errorf("BUCKETFS_TEST_SIGNATURE=%q: want %s, %s or %s", sw.Signature, SignatureAuto, SignatureV2, SignatureV4)
 	}
+	switch v := os.Getenv("BUCKETFS_TEST_TLS"); v {
+	case "", "0":
+	case "1":
+		sw.TLS = true
+	default:
+		return sw, fmt.Errorf("BUCKETFS_TEST_TLS=%q: want 1 or 0", v)
+	}
 	return sw, nil
 }
 
 // String is how the switch is written in logs: "ceph/v2".
-func (sw Switch) String() string { return sw.Server + "/" + sw.Signature }
+func (sw Switch) String() string {
+	if sw.TLS {
+		return sw.Server + "/" + sw.Signature + "/tls"
+	}
+	return sw.Server + "/" + sw.Signature
+}
 
 // StartServer starts the server BUCKETFS_TEST_SERVER names (see
 // SwitchFromEnv).
@@ -59,11 +74,41 @@ func StartServer() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !sw.TLS {
+		switch sw.Server {
+		case ServerMinIO:
+			return StartMinIO()
+		case ServerCeph:
+			return StartCeph()
+		}
+		return nil, fmt.Errorf("unknown server %q", sw.Server)
+	}
+	certs, err := os.MkdirTemp("", "bucketfs-certs-")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := SelfSignedCert(certs); err != nil {
+		os.RemoveAll(certs)
+		return nil, err
+	}
+	var s *Server
 	switch sw.Server {
 	case ServerMinIO:
-		return StartMinIO()
+		s, err = StartMinIOWith(MinIOOptions{CertsDir: certs})
 	case ServerCeph:
-		return StartCeph()
+		s, err = StartCephWith(CephOptions{CertsDir: certs})
+	default:
+		err = fmt.Errorf("unknown server %q", sw.Server)
 	}
-	return nil, fmt.Errorf("unknown server %q", sw.Server)
+	if err != nil {
+		os.RemoveAll(certs)
+		return nil, err
+	}
+	stop := s.stop
+	s.stop = func() error {
+		err := stop()
+		os.RemoveAll(certs)
+		return err
+	}
+	return s, nil
 }

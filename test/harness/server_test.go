@@ -8,10 +8,10 @@ func TestSwitchFromEnv(t *testing.T) {
 		want        Switch
 		wantErr     bool
 	}{
-		{"", "", Switch{ServerMinIO, SignatureAuto}, false},
-		{"minio", "v4", Switch{ServerMinIO, SignatureV4}, false},
-		{"ceph", "", Switch{ServerCeph, SignatureAuto}, false},
-		{"ceph", "v2", Switch{ServerCeph, SignatureV2}, false},
+		{"", "", Switch{ServerMinIO, SignatureAuto, false}, false},
+		{"minio", "v4", Switch{ServerMinIO, SignatureV4, false}, false},
+		{"ceph", "", Switch{ServerCeph, SignatureAuto, false}, false},
+		{"ceph", "v2", Switch{ServerCeph, SignatureV2, false}, false},
 		{"aws", "", Switch{}, true},
 		{"Ceph", "", Switch{}, true},
 		{"ceph", "v3", Switch{}, true},
