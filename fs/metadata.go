@@ -366,12 +366,7 @@ func (f *FS) list(ctx context.Context, dir loc) ([]dirEntry, error) {
 				f.warnOnce(o.Key, "key %q is shadowed by directory %q", o.Key, o.Key+"/")
 				continue
 			}
-			a := Attr{Size: o.Size, Mtime: o.LastModified, ETag: o.ETag}
-			if o.Metadata != nil {
-				a.Meta = parseMeta(&s3client.ObjectInfo{Metadata: o.Metadata, ContentType: o.ContentType})
-				a = a.asOldStyleDir()
-			}
-			byName[name] = a
+			byName[name] = listedAttr(o)
 		}
 		if !page.IsTruncated {
 			break
@@ -484,10 +479,7 @@ func (f *FS) listTree(ctx context.Context, dir loc) (bool, error) {
 			}
 			name := segs[len(segs)-1]
 			if ok && name == "" && at != dir.key { // a marker: its directory is recorded above
-				markers[at] = nil
-				if o.Metadata != nil {
-					markers[at] = parseMeta(&s3client.ObjectInfo{Metadata: o.Metadata, ContentType: o.ContentType})
-				}
+				markers[at] = listedAttr(o).Meta
 			}
 			if !ok || name == "" {
 				continue
@@ -500,12 +492,7 @@ func (f *FS) listTree(ctx context.Context, dir loc) (bool, error) {
 				f.warnOnce(o.Key, "key %q is shadowed by directory %q", o.Key, o.Key+"/")
 				continue
 			}
-			a := Attr{Size: o.Size, Mtime: o.LastModified, ETag: o.ETag}
-			if o.Metadata != nil {
-				a.Meta = parseMeta(&s3client.ObjectInfo{Metadata: o.Metadata, ContentType: o.ContentType})
-				a = a.asOldStyleDir()
-			}
-			dirs[at][name] = a
+			dirs[at][name] = listedAttr(o)
 		}
 		if !page.IsTruncated {
 			break
@@ -588,6 +575,17 @@ func (ls *listing) hasDirs() bool {
 		}
 	}
 	return false
+}
+
+// listedAttr is what a listing says of object o: with its metadata when
+// the server listed it (MinIO), which may make it an old-style directory.
+func listedAttr(o s3client.ListedObject) Attr {
+	a := Attr{Size: o.Size, Mtime: o.LastModified, ETag: o.ETag}
+	if o.Metadata != nil {
+		a.Meta = parseMeta(&s3client.ObjectInfo{Metadata: o.Metadata, ContentType: o.ContentType})
+		a = a.asOldStyleDir()
+	}
+	return a
 }
 
 // validName says whether a key segment can be a file name; keys that

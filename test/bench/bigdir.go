@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/bucketfs/bucketfs/s3client"
@@ -33,40 +32,12 @@ func (b *bench) ensureBigDir() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	meta := map[string]string{"mode": "33184", "uid": "0", "gid": "0", "mtime": "1700000000"}
-	todo := make(chan int)
-	errs := make(chan error, 32)
-	var wg sync.WaitGroup
-	for w := 0; w < 32; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range todo {
-				body := []byte(bigDirKey(i))
-				if _, err := b.client.PutObject(ctx, b.bucket, bigDirKey(i), bytes.NewReader(body), int64(len(body)),
-					s3client.PutOptions{Metadata: meta}); err != nil {
-					errs <- err
-					return
-				}
-			}
-		}()
-	}
-	for i := 0; i < n; i++ {
-		select {
-		case todo <- i:
-		case err := <-errs:
-			close(todo)
-			wg.Wait()
-			return err
-		}
-	}
-	close(todo)
-	wg.Wait()
-	select {
-	case err := <-errs:
+	return inPool(n, 32, func(i int) error {
+		body := []byte(bigDirKey(i))
+		_, err := b.client.PutObject(ctx, b.bucket, bigDirKey(i), bytes.NewReader(body), int64(len(body)),
+			s3client.PutOptions{Metadata: meta})
 		return err
-	default:
-		return nil
-	}
+	})
 }
 
 // groupBigDir: the big-directory rows.

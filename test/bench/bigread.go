@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -123,6 +124,42 @@ func inParallel(n int, f func(i int) error) error {
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// inPool runs f(0) … f(n-1) on workers goroutines and returns the first
+// error; after one, no new call starts.
+func inPool(n, workers int, f func(i int) error) error {
+	todo := make(chan int)
+	var (
+		mu    sync.Mutex
+		first error
+	)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range todo {
+				if err := f(i); err != nil {
+					mu.Lock()
+					first = cmp.Or(first, err)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		mu.Lock()
+		failed := first != nil
+		mu.Unlock()
+		if failed {
+			break
+		}
+		todo <- i
+	}
+	close(todo)
+	wg.Wait()
+	return first
 }
 
 // runToNull runs name with its standard output on /dev/null and returns

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/bucketfs/bucketfs/s3client"
@@ -221,38 +220,10 @@ func (b *bench) ensureTree() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	data := make([]byte, b.opts.fileKiB<<10)
-	keys := make(chan int)
-	errs := make(chan error, 8)
-	var wg sync.WaitGroup
-	for w := 0; w < 8; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range keys {
-				if _, err := b.client.PutObject(ctx, b.bucket, b.treeKey(i), bytes.NewReader(data), int64(len(data)), s3client.PutOptions{}); err != nil {
-					errs <- err
-					return
-				}
-			}
-		}()
-	}
-	for i := 0; i < b.opts.files; i++ {
-		select {
-		case keys <- i:
-		case err := <-errs:
-			close(keys)
-			wg.Wait()
-			return err
-		}
-	}
-	close(keys)
-	wg.Wait()
-	select {
-	case err := <-errs:
+	return inPool(b.opts.files, 8, func(i int) error {
+		_, err := b.client.PutObject(ctx, b.bucket, b.treeKey(i), bytes.NewReader(data), int64(len(data)), s3client.PutOptions{})
 		return err
-	default:
-		return nil
-	}
+	})
 }
 
 // groupTree: find and du -s over the tree, with and without a HEAD per
