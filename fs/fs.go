@@ -41,7 +41,8 @@
 //
 // Each lock protects the fields declared below it. The order, written
 // once: File.io, then File.mu; handle.mu, reader.mu, listing.mu and
-// multipart.mu are leaves. In detail:
+// multipart.mu are leaves (but for metaSweep.mu, which may be taken
+// under listing.mu). In detail:
 //
 //   - File.io serializes everything that touches a file's writer and the
 //     network I/O that goes with it: writes, reads of local content,
@@ -76,6 +77,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -172,10 +174,15 @@ type FS struct {
 	mounted   time.Time
 	warned    sync.Map           // keys already warned about
 	heads     singleflight.Group // HEADs in flight, by bucket/key
-	// headSlots bounds the HEADs started ahead of lookups.
+	// headSlots bounds the HEADs started ahead of lookups, fillSlots
+	// the listings of pages again with metadata (metafill.go).
 	headSlots chan struct{}
-	parts     *bufPool // buffers of streaming uploads
-	chunks    *bufPool // buffers of read chunks
+	fillSlots chan struct{}
+	// metaList is what the server is known to do with metadata=true in
+	// listings: metaUnknown, metaListed or metaNotListed.
+	metaList atomic.Int32
+	parts    *bufPool // buffers of streaming uploads
+	chunks   *bufPool // buffers of read chunks
 }
 
 // New returns the filesystem for opts and its root node. With
@@ -204,11 +211,15 @@ func New(store Store, cacheOpts cache.Options, opts Options, log *logrus.Entry) 
 		attrs:     cache.New[Attr](cacheOpts),
 		listings:  cache.New[*listing](cacheOpts),
 		headSlots: make(chan struct{}, 16),
+		fillSlots: make(chan struct{}, fillParallel),
 		parts:     &bufPool{size: opts.Write.PartSize, mem: mem},
 		chunks:    &bufPool{size: opts.Read.ChunkSize, mem: mem},
 	}
 	if journal != nil {
 		go journal.sweepLoop()
+	}
+	if onAWS(opts.Endpoint) {
+		f.metaList.Store(metaNotListed) // MinIO's extension: not asked of AWS
 	}
 	if opts.Bucket == "" {
 		return f, &EndpointRoot{fsys: f}

@@ -26,6 +26,7 @@ import (
 // listing is the complete, fresh content of one directory.
 type listing struct {
 	made       time.Time    // when the LIST that gave it began
+	cached     time.Time    // when it was cached, complete
 	uses       atomic.Int32 // lookups it answered
 	refreshing atomic.Bool  // a new listing of the directory is under way
 	fromTree   atomic.Bool  // made by listTree, not yet used by a readdir
@@ -40,6 +41,16 @@ type listing struct {
 	// started ahead (ls -l, du and rsync stat names in this order).
 	lookups int
 	headsTo int // sorted[:headsTo] have had their HEAD started
+	// bounds[p] is the last key (or common prefix) of page p of the LIST
+	// that made the listing (nil for a tree listing's), and fills[p] is
+	// closed once page p has been listed again with metadata
+	// (metafill.go); page 0 was listed with it.
+	bounds []string
+	fills  map[int]chan struct{}
+	// sweeps are the listings with metadata of the directory that stats
+	// of a scan wait on (metafill.go); a listing made again keeps those
+	// still running.
+	sweeps []*metaSweep
 
 	// changed is when remember or forget last changed each name, so
 	// that a listing made again (keepFresh, readdir) keeps our changes
@@ -122,6 +133,16 @@ func (f *FS) stat(ctx context.Context, l loc) (Attr, syscall.Errno) {
 // the answer came from a listing and lacks the metadata a HEAD would
 // give (mode, owner, mtime), which exact then fetches.
 func (f *FS) statLazy(ctx context.Context, l loc) (a Attr, exact bool, errno syscall.Errno) {
+	if a, exact, errno, known := f.cachedStat(l); known {
+		return a, exact, errno
+	}
+	a, errno = f.probe(ctx, l)
+	return a, true, errno
+}
+
+// cachedStat is statLazy from the caches alone: known is false when
+// they cannot say (then only a probe of S3 can).
+func (f *FS) cachedStat(l loc) (a Attr, exact bool, errno syscall.Errno, known bool) {
 	dir, name := parentOf(l)
 	ls := f.listingOf(dir)
 	if ls != nil {
@@ -129,7 +150,7 @@ func (f *FS) statLazy(ctx context.Context, l loc) (a Attr, exact bool, errno sys
 	}
 	if e, ok := f.attrs.Get(l.cacheKey()); ok {
 		if e.Missing {
-			return Attr{}, true, syscall.ENOENT
+			return Attr{}, true, syscall.ENOENT, true
 		}
 		a = e.Value
 	} else if ls != nil {
@@ -138,13 +159,12 @@ func (f *FS) statLazy(ctx context.Context, l loc) (a Attr, exact bool, errno sys
 		a, found = ls.names[name]
 		ls.mu.Unlock()
 		if !found {
-			return Attr{}, true, syscall.ENOENT
+			return Attr{}, true, syscall.ENOENT, true
 		}
 	} else {
-		a, errno = f.probe(ctx, l)
-		return a, true, errno
+		return Attr{}, false, 0, false
 	}
-	return a, a.Meta != nil || !f.opts.StatHead, 0
+	return a, a.Meta != nil || !f.opts.StatHead, 0, true
 }
 
 // exact completes what statLazy found from a listing with the object's
@@ -152,7 +172,11 @@ func (f *FS) statLazy(ctx context.Context, l loc) (a Attr, exact bool, errno sys
 func (f *FS) exact(ctx context.Context, l loc, a Attr) (Attr, syscall.Errno) {
 	dir, name := parentOf(l)
 	if ls := f.listingOf(dir); ls != nil {
-		f.headAhead(dir, ls, name)
+		if !f.listsMeta() {
+			f.headAhead(dir, ls, name)
+		} else if b, ok := f.fillMeta(ctx, dir, ls, l, a); ok {
+			return b, 0
+		}
 	}
 	return f.statKnown(ctx, l, a)
 }
@@ -332,19 +356,27 @@ type dirEntry struct {
 }
 
 // list reads every page of the listing of directory dir, caches it as
-// complete, and returns it sorted.
+// complete, and returns it sorted. The first page asks for metadata
+// (MinIO gives each object's in the listing: a small directory's names
+// then need no HEAD for their modes); the others do not, as most
+// readdirs never need it and it triples MinIO's cost of a listing:
+// fillMeta lists a page again with it when a name of it is stat'ed.
 func (f *FS) list(ctx context.Context, dir loc) ([]dirEntry, error) {
 	made := time.Now()
 	byName := map[string]Attr{}
-	// MinIO gives each object's metadata in the listing when asked
-	// (metadata=true): then no name of it needs a HEAD for its mode.
-	in := s3client.ListInput{Prefix: dir.key, Delimiter: "/", Metadata: true}
+	var bounds []string
+	in := s3client.ListInput{Prefix: dir.key, Delimiter: "/", Metadata: f.listsMeta()}
 	for {
 		page, err := f.store.ListObjects(ctx, dir.bucket, in)
 		if err != nil {
 			return nil, err
 		}
+		if in.Metadata {
+			f.noteMetaListing(page)
+		}
+		bound := ""
 		for _, p := range page.CommonPrefixes {
+			bound = max(bound, p)
 			name := strings.TrimSuffix(strings.TrimPrefix(p, dir.key), "/")
 			if !f.validName(dir.key, name) {
 				continue
@@ -355,6 +387,7 @@ func (f *FS) list(ctx context.Context, dir loc) ([]dirEntry, error) {
 			byName[name] = Attr{Dir: true}
 		}
 		for _, o := range page.Objects {
+			bound = max(bound, o.Key)
 			name := strings.TrimPrefix(o.Key, dir.key)
 			if name == "" { // the directory's own marker
 				continue
@@ -368,22 +401,31 @@ func (f *FS) list(ctx context.Context, dir loc) ([]dirEntry, error) {
 			}
 			byName[name] = listedAttr(o)
 		}
+		bounds = append(bounds, bound)
 		if !page.IsTruncated {
 			break
 		}
 		in.ContinuationToken = page.NextContinuationToken
+		in.Metadata = false
 	}
-	return f.cacheListing(dir, byName, made, false), nil
+	return f.cacheListing(dir, byName, made, bounds), nil
 }
 
 // cacheListing caches byName, what a LIST begun at made saw of directory
-// dir, as its complete listing, and returns it sorted. fromTree marks a
-// listing made by a tree listing (listTree) for the readdir to come.
-func (f *FS) cacheListing(dir loc, byName map[string]Attr, made time.Time, fromTree bool) []dirEntry {
+// dir, as its complete listing, and returns it sorted. bounds are the
+// LIST's page bounds (listing.bounds); nil marks a listing made by a tree
+// listing (listTree), kept for the readdir to come.
+func (f *FS) cacheListing(dir loc, byName map[string]Attr, made time.Time, bounds []string) []dirEntry {
 	// What we changed since the LIST began wins over what it saw.
 	ours := map[string]bool{}
+	var sweeps []*metaSweep
 	if old := f.listingOf(dir); old != nil {
 		old.mu.Lock()
+		for _, sw := range old.sweeps {
+			if !sw.over() {
+				sweeps = append(sweeps, sw)
+			}
+		}
 		for name, t := range old.changed {
 			if t.Before(made) {
 				continue
@@ -418,8 +460,13 @@ func (f *FS) cacheListing(dir loc, byName map[string]Attr, made time.Time, fromT
 	for i, e := range out {
 		sorted[i] = e.name
 	}
-	ls := &listing{names: byName, sorted: sorted, made: made}
-	ls.fromTree.Store(fromTree)
+	ls := &listing{names: byName, sorted: sorted, made: made, cached: time.Now(), bounds: bounds, sweeps: sweeps}
+	if len(bounds) > 0 {
+		done := make(chan struct{})
+		close(done)
+		ls.fills = map[int]chan struct{}{0: done} // listed with metadata
+	}
+	ls.fromTree.Store(bounds == nil)
 	f.listings.Put(dir.cacheKey(), ls)
 	return out
 }
@@ -440,7 +487,7 @@ func (f *FS) listTree(ctx context.Context, dir loc) (bool, error) {
 	// of its name without the slash (an old-style s3fs directory).
 	markers := map[string]*Meta{}
 	named := map[string]bool{}
-	in := s3client.ListInput{Prefix: dir.key, Metadata: true}
+	in := s3client.ListInput{Prefix: dir.key, Metadata: f.listsMeta()}
 	last := "" // the last key read
 	for pages := 0; ; pages++ {
 		if pages == treePages {
@@ -448,7 +495,7 @@ func (f *FS) listTree(ctx context.Context, dir loc) (bool, error) {
 			// whole (keys come sorted), and list the rest one by one.
 			for key, byName := range dirs {
 				if key != dir.key && key < last && !strings.HasPrefix(last, key) {
-					f.cacheListing(loc{dir.bucket, key}, byName, made, true)
+					f.cacheListing(loc{dir.bucket, key}, byName, made, nil)
 				}
 			}
 			return false, nil
@@ -456,6 +503,9 @@ func (f *FS) listTree(ctx context.Context, dir loc) (bool, error) {
 		page, err := f.store.ListObjects(ctx, dir.bucket, in)
 		if err != nil {
 			return false, err
+		}
+		if in.Metadata {
+			f.noteMetaListing(page)
 		}
 		for _, o := range page.Objects {
 			last = o.Key
@@ -519,27 +569,37 @@ func (f *FS) listTree(ctx context.Context, dir loc) (bool, error) {
 		dirs[parent.key][name] = a
 	}
 	for key, byName := range dirs {
-		f.cacheListing(loc{dir.bucket, key}, byName, made, true)
+		f.cacheListing(loc{dir.bucket, key}, byName, made, nil)
 	}
 	return true, nil
 }
 
+// readdirReuse is how long after it was made a listing answers a
+// readdir again: programs that open a directory twice in a row (rm -r
+// does, to read it and then to check it is empty) list it once. Our own
+// changes are in it; another client's show at the next listing, as the
+// kernel's attributes do after its TTL (1 s by default).
+const readdirReuse = time.Second
+
 // readdirList is the listing of dir for a readdir: the one a tree
-// listing just made, if any (once); else, at the second readdir of a
-// subdirectory of a listed directory (a walk: find, du, rm -r, cp -r), a
-// tree listing of that directory; else a LIST of dir. A lone ls of one
-// directory never pays for a tree listing.
+// listing just made, if any (once), or one cached less than readdirReuse
+// ago; else, at the second readdir of a subdirectory of a listed
+// directory (a walk: find, du, rm -r, cp -r), a tree listing of that
+// directory; else a LIST of dir. A lone ls of one directory never pays
+// for a tree listing.
 func (f *FS) readdirList(ctx context.Context, dir loc) ([]dirEntry, error) {
-	if out, ok := f.fromTree(dir); ok {
-		return out, nil
+	if e, ok := f.listings.Get(dir.cacheKey()); ok && !e.Missing {
+		if ls := e.Value; ls.fromTree.CompareAndSwap(true, false) || time.Since(ls.cached) < readdirReuse {
+			return ls.entries(), nil
+		}
 	}
 	if dir.key != "" {
 		parent, _ := parentOf(dir)
 		if pl := f.listingOf(parent); pl != nil && pl.childReads.Add(1) >= 2 && !pl.treeTried.Load() &&
 			pl.hasDirs() && !pl.treeTried.Swap(true) {
 			if ok, err := f.listTree(ctx, parent); err == nil && ok {
-				if out, ok := f.fromTree(dir); ok {
-					return out, nil
+				if e, ok := f.listings.Get(dir.cacheKey()); ok && !e.Missing && e.Value.fromTree.CompareAndSwap(true, false) {
+					return e.Value.entries(), nil
 				}
 			}
 		}
@@ -547,14 +607,8 @@ func (f *FS) readdirList(ctx context.Context, dir loc) ([]dirEntry, error) {
 	return f.list(ctx, dir)
 }
 
-// fromTree returns dir's listing if a tree listing made it and no
-// readdir has used it yet.
-func (f *FS) fromTree(dir loc) ([]dirEntry, bool) {
-	e, ok := f.listings.Get(dir.cacheKey())
-	if !ok || e.Missing || !e.Value.fromTree.CompareAndSwap(true, false) {
-		return nil, false
-	}
-	ls := e.Value
+// entries is the listing's content, sorted.
+func (ls *listing) entries() []dirEntry {
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
 	out := make([]dirEntry, 0, len(ls.names))
@@ -562,7 +616,7 @@ func (f *FS) fromTree(dir loc) ([]dirEntry, bool) {
 		out = append(out, dirEntry{name, a})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
-	return out, true
+	return out
 }
 
 // hasDirs reports whether the listing holds a directory.

@@ -8,8 +8,9 @@ import (
 )
 
 // Extended attributes are not stored (only s3fs's mode/uid/gid/mtime
-// metadata is): reading finds none, setting says the filesystem does not
-// support them, as cp -a and rsync -X expect.
+// metadata is): getting or listing them says the filesystem does not
+// support them (the kernel answers that itself, see NewRawFS), and so
+// does setting one, as cp -a and rsync -X expect.
 
 var _ = (gofs.NodeSetxattrer)((*File)(nil))
 

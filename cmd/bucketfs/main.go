@@ -163,9 +163,9 @@ func run(cfg config, ready *os.File) error {
 			// once need more to keep their GETs busy.
 			MaxBackground: cfg.maxBackground,
 			Logger:        fuseLog,
-			// Lookups HEAD objects; READDIRPLUS would do that for every
-			// entry of every listing, even for a plain ls.
-			DisableReadDirPlus: true,
+			// READDIRPLUS: the attributes of every name come with its
+			// listing (answered from it, never with a request: see
+			// fs/dirhandle.go), not from a LOOKUP round trip per name.
 			// Files read with direct I/O (--direct-read-min) can still be
 			// mapped, shared mappings too, where the kernel offers it.
 			ExtraCapabilities: fuse.CAP_DIRECT_IO_ALLOW_MMAP,

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"crypto/md5"
 	"encoding/hex"
 	"errors"
@@ -15,6 +16,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/bucketfs/bucketfs/s3client"
 )
@@ -149,23 +151,33 @@ func TestListPagination(t *testing.T) {
 // putAll uploads a small object for each name under prefix, in parallel.
 func putAll(t *testing.T, bucket, prefix string, names []string) {
 	t.Helper()
-	work := make(chan string)
-	errs := make(chan error, len(names))
+	putEach(t, bucket, len(names), func(i int) (string, []byte, s3client.PutOptions) {
+		return prefix + names[i], []byte(names[i]), s3client.PutOptions{}
+	})
+}
+
+// putEach uploads the n objects that object(i) describes, 32 at a time.
+func putEach(t *testing.T, bucket string, n int, object func(i int) (key string, body []byte, opts s3client.PutOptions)) {
+	t.Helper()
+	c, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	work := make(chan int)
+	errs := make(chan error, n)
 	var wg sync.WaitGroup
-	for w := 0; w < 16; w++ {
+	for w := 0; w < 32; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for name := range work {
-				_, err := client.PutObject(ctx(t), bucket, prefix+name, bytes.NewReader([]byte(name)), int64(len(name)), s3client.PutOptions{})
-				if err != nil {
-					errs <- err
+			for i := range work {
+				key, body, opts := object(i)
+				if _, err := client.PutObject(c, bucket, key, bytes.NewReader(body), int64(len(body)), opts); err != nil {
+					errs <- fmt.Errorf("put %s: %w", key, err)
 				}
 			}
 		}()
 	}
-	for _, name := range names {
-		work <- name
+	for i := range n {
+		work <- i
 	}
 	close(work)
 	wg.Wait()
