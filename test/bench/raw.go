@@ -130,7 +130,11 @@ func (b *bench) countKeys(prefix string) (int, error) {
 
 // rawList reads every page of a listing.
 func (b *bench) rawList(ctx context.Context, prefix, delimiter string, each func(*s3client.ListPage)) error {
-	in := s3client.ListInput{Prefix: prefix, Delimiter: delimiter}
+	return b.rawListIn(ctx, s3client.ListInput{Prefix: prefix, Delimiter: delimiter}, each)
+}
+
+// rawListIn lists every page of in, handing each to each.
+func (b *bench) rawListIn(ctx context.Context, in s3client.ListInput, each func(*s3client.ListPage)) error {
 	for {
 		page, err := b.client.ListObjects(ctx, b.bucket, in)
 		if err != nil {

@@ -138,7 +138,49 @@ func (b *bench) groupSmall() []*row {
 	if n, err := b.countKeys(smallDir("m", 1) + "/"); err != nil || n < b.opts.files {
 		r.note("CHECK FAILED: %s/ holds %d keys (%v), want %d files", smallDir("m", 1), n, err, b.opts.files)
 	}
-	return []*row{r}
+	return []*row{r, b.rowRm()}
+}
+
+// rowRm: rm -r of a directory of the small files on a fresh mount (put
+// there by the raw client, untimed), vs the raw client deleting the same
+// keys one after the other.
+func (b *bench) rowRm() *row {
+	r := &row{name: fmt.Sprintf("rm -r %d files", b.opts.files)}
+	rmDir := func(who string, i int) string { return smallDir("rm-"+who, i) }
+	put := func(dir string) func(string) error {
+		return func(string) error {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			return b.rawPutSmall(ctx, dir)
+		}
+	}
+	for i := 1; i <= b.opts.repeat; i++ {
+		progress("rm -r run %d/%d", i, b.opts.repeat)
+		r.mount.record(b.onMountAfter(nil, put(rmDir("m", i)), func(dir string) error {
+			return sh("rm", "-r", filepath.Join(dir, rmDir("m", i)))
+		}))
+		if n, err := b.countKeys(rmDir("m", i) + "/"); err != nil || n != 0 {
+			r.note("CHECK FAILED: %s/ holds %d keys (%v) after rm -r, want 0", rmDir("m", i), n, err)
+		}
+		if err := put(rmDir("r", i))(""); err != nil {
+			r.raw.record(sample{}, err)
+		} else {
+			r.raw.record(b.onRaw(func(ctx context.Context) error {
+				for j := 0; j < b.opts.files; j++ {
+					if err := b.client.DeleteObject(ctx, b.bucket, rmDir("r", i)+"/"+smallName(j)); err != nil {
+						return err
+					}
+				}
+				return nil
+			}))
+		}
+		if b.s3fsOn(r) {
+			r.s3fs.record(b.onS3fsAfter(put(rmDir("s", i)), func(dir string) error {
+				return sh("rm", "-r", filepath.Join(dir, rmDir("s", i)))
+			}))
+		}
+	}
+	return r
 }
 
 // ensureSmall copies the small files through a mount (untimed) when the
