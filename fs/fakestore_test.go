@@ -49,6 +49,7 @@ type fakeStore struct {
 	// listDelay makes every ListObjects answer take this long.
 	listDelay time.Duration
 	listMeta  bool // listings carry metadata when asked, as MinIO's
+	pageSize  int  // when set, the most keys a ListObjects page holds
 }
 
 var _ Store = (*fakeStore)(nil)
@@ -241,6 +242,9 @@ func (s *fakeStore) listObjects(bucket string, in s3client.ListInput) (*s3client
 	maxKeys := in.MaxKeys
 	if maxKeys <= 0 {
 		maxKeys = 1000
+	}
+	if s.pageSize > 0 {
+		maxKeys = min(maxKeys, s.pageSize)
 	}
 	keys := make([]string, 0, len(s.objects))
 	for k := range s.objects {

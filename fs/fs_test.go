@@ -514,6 +514,57 @@ func testScanOutlastingTTL(t *testing.T, delay time.Duration) {
 	}
 }
 
+// On a server that lists metadata, a stat scan (ls -l) that outlasts the
+// listing's TTL keeps the metadata the first listing learnt for pages
+// listed plainly: no HEAD per name once the attribute cache let go, and
+// not a listing with metadata of every page per TTL.
+func TestMetaScanOutlastingListingTTL(t *testing.T) {
+	for _, delay := range []time.Duration{0, 100 * time.Millisecond} {
+		t.Run(fmt.Sprintf("LIST page takes %v", delay), func(t *testing.T) { testMetaScanOutlastingTTL(t, delay) })
+	}
+}
+
+// testMetaScanOutlastingTTL: a stat scan of 10 pages over a 300 ms TTL,
+// each page taking delay to list (with 100 ms, a listing outlasts the
+// TTL: what the first listing learnt is gone from the attribute cache
+// when the next one is in).
+func testMetaScanOutlastingTTL(t *testing.T, delay time.Duration) {
+	const n, ttl = 100, 300 * time.Millisecond
+	store := newFakeStore(t, "b")
+	store.listMeta, store.pageSize = true, 10
+	for i := range n {
+		k := fmt.Sprintf("f%03d", i)
+		store.set(k, []byte("x"))
+		store.metas[k] = map[string]string{"mode": "33216"} // 0100700
+	}
+	mnt, _ := testMount(t, store, Options{StatHead: true}, cache.Options{TTL: ttl})
+	if got := names(t, mnt); len(got) != n {
+		t.Fatalf("readdir: %d names, want %d", len(got), n)
+	}
+	store.mu.Lock()
+	store.listDelay = delay
+	store.mu.Unlock()
+	store.resetCounts()
+	start := time.Now()
+	for i := 0; time.Since(start) < 8*ttl; i = (i + 1) % n {
+		st, err := os.Lstat(filepath.Join(mnt, fmt.Sprintf("f%03d", i)))
+		if err != nil {
+			t.Fatalf("stat f%03d: %v", i, err)
+		}
+		if st.Mode().Perm() != 0o700 {
+			t.Fatalf("f%03d: mode %v, want 0700", i, st.Mode())
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	heads, lists := store.count("HeadObject"), store.count("ListObjects")
+	t.Logf("scan of %v over a %v TTL: %d HEAD, %d LIST", time.Since(start).Round(time.Millisecond), ttl, heads, lists)
+	// A listing per half TTL at most (10 pages), the metadata of pages
+	// 1-9 once.
+	if max := 16*10 + 9; heads != 0 || lists > max {
+		t.Errorf("stat scan outlasting the listing TTL: %d HEAD and %d LIST, want 0 HEAD and at most %d LIST", heads, lists, max)
+	}
+}
+
 // A listing made again while we change the directory keeps our changes:
 // a file removed after its LIST began stays removed (no ghost once the
 // negative entry expires), one created then is listed.

@@ -74,6 +74,19 @@ func (f *FS) listingOf(dir loc) *listing {
 	return nil
 }
 
+// listingsOf is every listing of dir that may answer: the cached one
+// and the one answering while it is made again, if they differ.
+func (f *FS) listingsOf(dir loc) []*listing {
+	var out []*listing
+	if e, ok := f.listings.Get(dir.cacheKey()); ok && !e.Missing {
+		out = append(out, e.Value)
+	}
+	if v, ok := f.relisting.Load(dir.cacheKey()); ok && (len(out) == 0 || out[0] != v.(*listing)) {
+		out = append(out, v.(*listing))
+	}
+	return out
+}
+
 // parentOf splits a file or directory location into its directory
 // location and name ("a/b/c" and "a/b/c/" both give "a/b/" and "c").
 func parentOf(l loc) (loc, string) {
@@ -424,6 +437,17 @@ func (f *FS) cacheListing(dir loc, byName map[string]Attr, made time.Time, bound
 		for _, sw := range old.sweeps {
 			if !sw.over() {
 				sweeps = append(sweeps, sw)
+			}
+		}
+		// Keep the metadata the old listing learnt (from a HEAD or a
+		// listing with metadata) where the new one shows the same
+		// version: a change of metadata is a copy, which changes
+		// LastModified. Without this, a scan that outlasts half the TTL
+		// (ls -l of 100 000 names) would list every page with metadata
+		// again, or HEAD each name once the attribute cache had let go.
+		for name, a := range byName {
+			if o, ok := old.names[name]; ok && a.Meta == nil && o.Meta != nil && o.sameVersion(a) {
+				byName[name] = o
 			}
 		}
 		for name, t := range old.changed {

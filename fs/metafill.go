@@ -264,7 +264,8 @@ func (f *FS) fillPage(dir loc, after string, done chan struct{}) {
 
 // mergeMeta gives every name of dir's listing that page (listed with
 // metadata, begun at began) shows unchanged its metadata, in the listing
-// and in the attribute cache, and returns the page's last key.
+// (the cached one and the one answering while it is made again) and in
+// the attribute cache, and returns the page's last key.
 func (f *FS) mergeMeta(dir loc, page *s3client.ListPage, began time.Time) string {
 	f.noteMetaListing(page)
 	last := ""
@@ -278,19 +279,28 @@ func (f *FS) mergeMeta(dir loc, page *s3client.ListPage, began time.Time) string
 			got = append(got, dirEntry{strings.TrimPrefix(o.Key, dir.key), a})
 		}
 	}
-	if ls := f.listingOf(dir); ls != nil {
+	ours := map[string]bool{} // changed by us since the page began
+	for _, ls := range f.listingsOf(dir) {
 		ls.mu.Lock()
 		for _, e := range got {
-			cur, ok := ls.names[e.name]
-			if ok && cur.Meta == nil && !ls.changed[e.name].After(began) && cur.sameVersion(e.attr) {
+			if ls.changed[e.name].After(began) {
+				ours[e.name] = true
+				continue
+			}
+			if cur, ok := ls.names[e.name]; ok && cur.Meta == nil && cur.sameVersion(e.attr) {
 				ls.names[e.name] = e.attr
 			}
 		}
 		ls.mu.Unlock()
 	}
+	// A name the attribute cache has let go (a scan that outlasts its
+	// TTL) is put back: the page is what the server says now.
 	for _, e := range got {
+		if ours[e.name] {
+			continue
+		}
 		l := dir.child(e.name)
-		if c, ok := f.attrs.Get(l.cacheKey()); ok && !c.Missing && c.Value.Meta == nil && c.Value.sameVersion(e.attr) {
+		if c, ok := f.attrs.Get(l.cacheKey()); !ok || !c.Missing && c.Value.Meta == nil && c.Value.sameVersion(e.attr) {
 			f.attrs.Put(l.cacheKey(), e.attr)
 		}
 	}
