@@ -40,9 +40,9 @@
 // # Locks
 //
 // Each lock protects the fields declared below it. The order, written
-// once: File.io, then File.mu; handle.mu, reader.mu, listing.mu and
-// multipart.mu are leaves (but for metaSweep.mu, which may be taken
-// under listing.mu). In detail:
+// once: File.io, then File.mu; FS.merging, then listing.mu; handle.mu,
+// reader.mu, listing.mu and multipart.mu are leaves (but for metaSweep.mu,
+// which may be taken under listing.mu). In detail:
 //
 //   - File.io serializes everything that touches a file's writer and the
 //     network I/O that goes with it: writes, reads of local content,
@@ -67,6 +67,11 @@
 //     File.mu) with no lock held; File never calls into a reader.
 //   - Symlink.mu is held across the GET of Readlink (one small GET, once
 //     per link).
+//   - FS.merging is held by mergeMeta while it gives a page's metadata
+//     to a directory's listings, and by cacheListing from the moment it
+//     reads what the old listing learnt until the new one is cached, so
+//     no metadata lands in a listing that is being replaced. It is never
+//     held across a store call.
 //   - Dir.mu (a bucket root's in-memory attributes) is a leaf.
 //   - uploadJournal.mu is a leaf, held across a journal file's append
 //     and fsync, never across a store call.
@@ -178,6 +183,7 @@ type FS struct {
 	// the listings of pages again with metadata (metafill.go).
 	headSlots chan struct{}
 	fillSlots chan struct{}
+	merging   sync.Mutex // see Locks
 	// metaList is what the server is known to do with metadata=true in
 	// listings: metaUnknown, metaListed or metaNotListed.
 	metaList atomic.Int32

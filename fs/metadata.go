@@ -432,6 +432,8 @@ func (f *FS) cacheListing(dir loc, byName map[string]Attr, made time.Time, bound
 	// What we changed since the LIST began wins over what it saw.
 	ours := map[string]bool{}
 	var sweeps []*metaSweep
+	f.merging.Lock()
+	defer f.merging.Unlock()
 	if old := f.listingOf(dir); old != nil {
 		old.mu.Lock()
 		for _, sw := range old.sweeps {

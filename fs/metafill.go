@@ -107,13 +107,16 @@ func (f *FS) fillMeta(ctx context.Context, dir loc, ls *listing, l loc, a Attr) 
 		return c.Value, true
 	}
 	_, name := parentOf(l)
-	ls.mu.Lock()
-	b, ok := ls.names[name]
-	ls.mu.Unlock()
-	if !ok || b.Meta == nil || !b.sameVersion(a) {
-		return a, false
+	// The listing made again meanwhile may hold what the fill found.
+	for _, cur := range append([]*listing{ls}, f.listingsOf(dir)...) {
+		cur.mu.Lock()
+		b, ok := cur.names[name]
+		cur.mu.Unlock()
+		if ok && b.Meta != nil && b.sameVersion(a) {
+			return b, true
+		}
 	}
-	return b, true
+	return a, false
 }
 
 // sweepSplit is the fewest pages a sweep is split for: the pages from a
@@ -280,6 +283,8 @@ func (f *FS) mergeMeta(dir loc, page *s3client.ListPage, began time.Time) string
 		}
 	}
 	ours := map[string]bool{} // changed by us since the page began
+	f.merging.Lock()
+	defer f.merging.Unlock()
 	for _, ls := range f.listingsOf(dir) {
 		ls.mu.Lock()
 		for _, e := range got {
