@@ -277,23 +277,59 @@ func (d *Dir) Rmdir(ctx context.Context, name string) syscall.Errno {
 	if errno != 0 {
 		return errno
 	}
-	empty, err := d.fsys.isEmptyDir(ctx, target)
-	if err != nil {
-		return d.fsys.errno("rmdir", target.key+"/", err)
-	}
-	if !empty {
-		return syscall.ENOTEMPTY
+	if !d.fsys.emptyListed(target) {
+		empty, err := d.fsys.isEmptyDir(ctx, target)
+		if err != nil {
+			return d.fsys.errno("rmdir", target.key+"/", err)
+		}
+		if !empty {
+			return syscall.ENOTEMPTY
+		}
 	}
 	if err := d.fsys.store.DeleteObject(ctx, target.bucket, target.key+"/"); err != nil && !errors.Is(err, s3client.ErrNotFound) {
 		return d.fsys.errno("rmdir", target.key+"/", err)
 	}
-	if d.fsys.isOldStyleDir(ctx, target) {
+	if !d.fsys.listedNotOldStyle(target) && d.fsys.isOldStyleDir(ctx, target) {
 		if err := d.fsys.store.DeleteObject(ctx, target.bucket, target.key); err != nil && !errors.Is(err, s3client.ErrNotFound) {
 			return d.fsys.errno("rmdir", target.key, err)
 		}
 	}
 	d.fsys.forget(target)
 	return 0
+}
+
+// emptyListed reports whether a fresh listing of directory l (a file
+// location), made by a delimited LIST and kept up to date with our own
+// changes, shows it empty: no name, no key hidden from it, a marker
+// without data. rm -r, which has just listed and emptied the directory,
+// then removes it without another LIST. A key another client put there
+// since is not lost: the directory stays, implied by it.
+func (f *FS) emptyListed(l loc) bool {
+	e, ok := f.listings.Get(l.asDir().cacheKey())
+	if !ok || e.Missing || e.Value.facts == nil {
+		return false
+	}
+	ls := e.Value
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	return len(ls.names) == 0 && ls.facts.hidden == 0 && !ls.facts.markerData
+}
+
+// listedNotOldStyle reports whether a fresh delimited listing of l's
+// parent shows directory l as a prefix alone, without an object of its
+// name: then it is not an old-style s3fs directory object (no HEAD to
+// ask). Metadata that could be an old-style object's keeps the HEAD.
+func (f *FS) listedNotOldStyle(l loc) bool {
+	dir, name := parentOf(l)
+	e, ok := f.listings.Get(dir.cacheKey())
+	if !ok || e.Missing || e.Value.facts == nil {
+		return false
+	}
+	ls := e.Value
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	a, ok := ls.names[name]
+	return ok && a.Dir && a.Meta == nil && !ls.facts.both[name]
 }
 
 // isOldStyleDir reports whether directory l (a file location) is stored

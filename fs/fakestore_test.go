@@ -426,3 +426,16 @@ func TestFakeStoreList(t *testing.T) {
 		}
 	}
 }
+
+// keysUnder counts the objects whose key starts with prefix.
+func (s *fakeStore) keysUnder(prefix string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for k := range s.objects {
+		if strings.HasPrefix(k, prefix) {
+			n++
+		}
+	}
+	return n
+}

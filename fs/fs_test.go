@@ -565,6 +565,46 @@ func testMetaScanOutlastingTTL(t *testing.T, delay time.Duration) {
 	}
 }
 
+// rm -r of a listed directory lists it once: the rmdir at the end
+// answers from the listing the unlinks emptied, and asks no HEAD of an
+// old-style directory object the parent's listing did not show. A
+// directory with a key the listing hides, or a marker holding data, is
+// still checked (and kept).
+func TestRmTreeListsOnce(t *testing.T) {
+	store := newFakeStore(t, "b")
+	for i := range 20 {
+		store.set(fmt.Sprintf("d/f%02d", i), []byte("x"))
+	}
+	store.set("keep/f", []byte("x"))
+	store.set("keep/", []byte("data in a marker"))
+	mnt, _ := testMount(t, store, Options{}, cache.Options{})
+	names(t, mnt) // the root's listing, as rm -r's own walk does
+	store.resetCounts()
+	// As GNU rm -r: read the directory, unlink each name, rmdir it (Go's
+	// os.RemoveAll tries the rmdir first).
+	d := filepath.Join(mnt, "d")
+	for _, n := range names(t, d) {
+		if err := os.Remove(filepath.Join(d, n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := syscall.Rmdir(d); err != nil {
+		t.Fatal(err)
+	}
+	if n := store.keysUnder("d/"); n != 0 {
+		t.Errorf("%d keys left under d/ after rm -r", n)
+	}
+	if lists, heads := store.count("ListObjects"), store.count("HeadObject"); lists != 1 || heads != 0 {
+		t.Errorf("rm -r of a directory of 20 files: %d LIST and %d HEAD, want 1 LIST (its listing) and 0 HEAD", lists, heads)
+	}
+	if err := os.Remove(filepath.Join(mnt, "keep", "f")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(mnt, "keep")); !errors.Is(err, syscall.ENOTEMPTY) {
+		t.Errorf("rmdir of a directory whose marker holds data: %v, want ENOTEMPTY", err)
+	}
+}
+
 // A listing made again while we change the directory keeps our changes:
 // a file removed after its LIST began stays removed (no ghost once the
 // negative entry expires), one created then is listed.

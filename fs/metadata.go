@@ -52,10 +52,25 @@ type listing struct {
 	// still running.
 	sweeps []*metaSweep
 
+	// facts are what a delimited LIST saw beyond the names (nil for a
+	// tree listing's): rmdir answers from them without a request.
+	facts *listFacts
+
 	// changed is when remember or forget last changed each name, so
 	// that a listing made again (keepFresh, readdir) keeps our changes
 	// made since its LIST began.
 	changed map[string]time.Time
+}
+
+// listFacts are what a delimited listing of a directory saw besides the
+// names it shows.
+type listFacts struct {
+	hidden     int  // keys not shown (names we refuse: "..", "a//b")
+	markerData bool // the directory's own marker holds bytes
+	// both are the names listed as a directory and as an object (an
+	// old-style s3fs directory "a" with keys below it, or a file
+	// shadowed by a directory).
+	both map[string]bool
 }
 
 // headAhead is how many names after a looked-up one get their HEAD
@@ -378,6 +393,7 @@ func (f *FS) list(ctx context.Context, dir loc) ([]dirEntry, error) {
 	made := time.Now()
 	byName := map[string]Attr{}
 	var bounds []string
+	facts := &listFacts{both: map[string]bool{}}
 	in := s3client.ListInput{Prefix: dir.key, Delimiter: "/", Metadata: f.listsMeta()}
 	for {
 		page, err := f.store.ListObjects(ctx, dir.bucket, in)
@@ -392,9 +408,11 @@ func (f *FS) list(ctx context.Context, dir loc) ([]dirEntry, error) {
 			bound = max(bound, p)
 			name := strings.TrimSuffix(strings.TrimPrefix(p, dir.key), "/")
 			if !f.validName(dir.key, name) {
+				facts.hidden++
 				continue
 			}
 			if old, ok := byName[name]; ok && !old.Dir {
+				facts.both[name] = true
 				f.warnOnce(dir.key+name, "key %q is shadowed by directory %q", dir.key+name, p)
 			}
 			byName[name] = Attr{Dir: true}
@@ -403,12 +421,15 @@ func (f *FS) list(ctx context.Context, dir loc) ([]dirEntry, error) {
 			bound = max(bound, o.Key)
 			name := strings.TrimPrefix(o.Key, dir.key)
 			if name == "" { // the directory's own marker
+				facts.markerData = facts.markerData || o.Size > 0
 				continue
 			}
 			if !f.validName(dir.key, name) {
+				facts.hidden++
 				continue
 			}
 			if old, ok := byName[name]; ok && old.Dir {
+				facts.both[name] = true
 				f.warnOnce(o.Key, "key %q is shadowed by directory %q", o.Key, o.Key+"/")
 				continue
 			}
@@ -421,14 +442,14 @@ func (f *FS) list(ctx context.Context, dir loc) ([]dirEntry, error) {
 		in.ContinuationToken = page.NextContinuationToken
 		in.Metadata = false
 	}
-	return f.cacheListing(dir, byName, made, bounds), nil
+	return f.cacheListing(dir, byName, made, bounds, facts), nil
 }
 
 // cacheListing caches byName, what a LIST begun at made saw of directory
 // dir, as its complete listing, and returns it sorted. bounds are the
 // LIST's page bounds (listing.bounds); nil marks a listing made by a tree
 // listing (listTree), kept for the readdir to come.
-func (f *FS) cacheListing(dir loc, byName map[string]Attr, made time.Time, bounds []string) []dirEntry {
+func (f *FS) cacheListing(dir loc, byName map[string]Attr, made time.Time, bounds []string, facts *listFacts) []dirEntry {
 	// What we changed since the LIST began wins over what it saw.
 	ours := map[string]bool{}
 	var sweeps []*metaSweep
@@ -486,7 +507,7 @@ func (f *FS) cacheListing(dir loc, byName map[string]Attr, made time.Time, bound
 	for i, e := range out {
 		sorted[i] = e.name
 	}
-	ls := &listing{names: byName, sorted: sorted, made: made, cached: time.Now(), bounds: bounds, sweeps: sweeps}
+	ls := &listing{names: byName, sorted: sorted, made: made, cached: time.Now(), bounds: bounds, sweeps: sweeps, facts: facts}
 	if len(bounds) > 0 {
 		done := make(chan struct{})
 		close(done)
@@ -521,7 +542,7 @@ func (f *FS) listTree(ctx context.Context, dir loc) (bool, error) {
 			// whole (keys come sorted), and list the rest one by one.
 			for key, byName := range dirs {
 				if key != dir.key && key < last && !strings.HasPrefix(last, key) {
-					f.cacheListing(loc{dir.bucket, key}, byName, made, nil)
+					f.cacheListing(loc{dir.bucket, key}, byName, made, nil, nil)
 				}
 			}
 			return false, nil
@@ -595,7 +616,7 @@ func (f *FS) listTree(ctx context.Context, dir loc) (bool, error) {
 		dirs[parent.key][name] = a
 	}
 	for key, byName := range dirs {
-		f.cacheListing(loc{dir.bucket, key}, byName, made, nil)
+		f.cacheListing(loc{dir.bucket, key}, byName, made, nil, nil)
 	}
 	return true, nil
 }
