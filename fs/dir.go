@@ -318,7 +318,8 @@ func (f *FS) emptyListed(l loc) bool {
 // listedNotOldStyle reports whether a fresh delimited listing of l's
 // parent shows directory l as a prefix alone, without an object of its
 // name: then it is not an old-style s3fs directory object (no HEAD to
-// ask). Metadata that could be an old-style object's keeps the HEAD.
+// ask). Metadata that could be an old-style object's (a directory mode,
+// as markers also carry) keeps the HEAD.
 func (f *FS) listedNotOldStyle(l loc) bool {
 	dir, name := parentOf(l)
 	e, ok := f.listings.Get(dir.cacheKey())
@@ -329,7 +330,7 @@ func (f *FS) listedNotOldStyle(l loc) bool {
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
 	a, ok := ls.names[name]
-	return ok && a.Dir && a.Meta == nil && !ls.facts.both[name]
+	return ok && a.Dir && !a.Meta.oldStyleDir() && !ls.facts.both[name]
 }
 
 // isOldStyleDir reports whether directory l (a file location) is stored

@@ -12,6 +12,7 @@ package fs
 import (
 	"context"
 	"errors"
+	"math"
 	"path"
 	"sort"
 	"strings"
@@ -534,6 +535,13 @@ func (f *FS) listTree(ctx context.Context, dir loc) (bool, error) {
 	// of its name without the slash (an old-style s3fs directory).
 	markers := map[string]*Meta{}
 	named := map[string]bool{}
+	facts := map[string]*listFacts{} // by directory key
+	factsOf := func(key string) *listFacts {
+		if facts[key] == nil {
+			facts[key] = &listFacts{both: map[string]bool{}}
+		}
+		return facts[key]
+	}
 	in := s3client.ListInput{Prefix: dir.key, Metadata: f.listsMeta()}
 	last := "" // the last key read
 	for pages := 0; ; pages++ {
@@ -542,7 +550,7 @@ func (f *FS) listTree(ctx context.Context, dir loc) (bool, error) {
 			// whole (keys come sorted), and list the rest one by one.
 			for key, byName := range dirs {
 				if key != dir.key && key < last && !strings.HasPrefix(last, key) {
-					f.cacheListing(loc{dir.bucket, key}, byName, made, nil, nil)
+					f.cacheListing(loc{dir.bucket, key}, byName, made, nil, factsOf(key))
 				}
 			}
 			return false, nil
@@ -560,6 +568,7 @@ func (f *FS) listTree(ctx context.Context, dir loc) (bool, error) {
 			at, ok := dir.key, true
 			for _, seg := range segs[:len(segs)-1] {
 				if !f.validName(at, seg) {
+					factsOf(at).hidden++
 					ok = false
 					break
 				}
@@ -575,14 +584,18 @@ func (f *FS) listTree(ctx context.Context, dir loc) (bool, error) {
 				}
 			}
 			name := segs[len(segs)-1]
-			if ok && name == "" && at != dir.key { // a marker: its directory is recorded above
-				markers[at] = listedAttr(o).Meta
+			if ok && name == "" { // a marker: its directory is recorded above
+				if at != dir.key {
+					markers[at] = listedAttr(o).Meta
+				}
+				factsOf(at).markerData = factsOf(at).markerData || o.Size > 0
 			}
 			if !ok || name == "" {
 				continue
 			}
 			named[at+name] = true
 			if !f.validName(at, name) {
+				factsOf(at).hidden++
 				continue
 			}
 			if old, seen := dirs[at][name]; seen && old.Dir {
@@ -604,6 +617,9 @@ func (f *FS) listTree(ctx context.Context, dir loc) (bool, error) {
 			continue
 		}
 		parent, name := parentOf(loc{dir.bucket, key})
+		if named[strings.TrimSuffix(key, "/")] {
+			factsOf(parent.key).both[name] = true
+		}
 		a, seen := dirs[parent.key][name]
 		if !seen || !a.Dir || a.Meta != nil || named[strings.TrimSuffix(key, "/")] {
 			continue
@@ -616,7 +632,7 @@ func (f *FS) listTree(ctx context.Context, dir loc) (bool, error) {
 		dirs[parent.key][name] = a
 	}
 	for key, byName := range dirs {
-		f.cacheListing(loc{dir.bucket, key}, byName, made, nil, nil)
+		f.cacheListing(loc{dir.bucket, key}, byName, made, nil, factsOf(key))
 	}
 	return true, nil
 }
@@ -642,8 +658,8 @@ func (f *FS) readdirList(ctx context.Context, dir loc) ([]dirEntry, error) {
 	}
 	if dir.key != "" {
 		parent, _ := parentOf(dir)
-		if pl := f.listingOf(parent); pl != nil && pl.childReads.Add(1) >= 2 && !pl.treeTried.Load() &&
-			pl.hasDirs() && !pl.treeTried.Swap(true) {
+		if pl := f.listingOf(parent); pl != nil && !pl.treeTried.Load() && pl.childReads.Add(1) >= pl.walkAt() &&
+			!pl.treeTried.Swap(true) {
 			if ok, err := f.listTree(ctx, parent); err == nil && ok {
 				if e, ok := f.listings.Get(dir.cacheKey()); ok && !e.Missing && e.Value.fromTree.CompareAndSwap(true, false) {
 					return e.Value.entries(), nil
@@ -666,16 +682,28 @@ func (ls *listing) entries() []dirEntry {
 	return out
 }
 
-// hasDirs reports whether the listing holds a directory.
-func (ls *listing) hasDirs() bool {
+// walkAt is the readdir of a subdirectory from which a walk down the
+// listing's directory is assumed and the tree below it listed at once:
+// the first when it holds nothing but directories (two or more: find or
+// du of a tree of them, which would otherwise list one of them alone
+// first), the second when it also holds files, never when it holds no
+// directory.
+func (ls *listing) walkAt() int32 {
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
+	dirs := 0
 	for _, a := range ls.names {
 		if a.Dir {
-			return true
+			dirs++
 		}
 	}
-	return false
+	switch {
+	case dirs == 0:
+		return math.MaxInt32
+	case dirs >= 2 && dirs == len(ls.names):
+		return 1
+	}
+	return 2
 }
 
 // listedAttr is what a listing says of object o: with its metadata when
