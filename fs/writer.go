@@ -91,6 +91,7 @@ type target struct {
 // uploads only touch the multipart upload, which has its own lock.
 type writer struct {
 	store Store
+	data  Source // the object's bytes, for staging
 	opts  WriteOptions
 	log   *logrus.Entry
 	pool  *bufPool
@@ -117,7 +118,7 @@ type writer struct {
 // newWriter returns a writer for an object of size bytes (clean), or
 // for a new empty file when created is set.
 func (f *FS) newWriter(size int64, created bool) *writer {
-	w := &writer{store: f.store, opts: f.opts.Write, log: f.log, pool: f.parts, size: size}
+	w := &writer{store: f.store, data: f.data, opts: f.opts.Write, log: f.log, pool: f.parts, size: size}
 	if created {
 		w.state, w.dirty = stateStream, true
 	}
@@ -277,7 +278,7 @@ func (w *writer) download(ctx context.Context, t target, tmp *os.File) error {
 	opts := s3client.GetOptions{IfMatch: t.etag}
 	for off := int64(0); off < w.size; {
 		want := min(int64(len(buf)), w.size-off)
-		n, info, err := w.store.ReadObject(ctx, t.bucket, t.key, off, buf[:want], opts)
+		n, info, err := w.data.ReadObject(ctx, t.bucket, t.key, off, buf[:want], opts)
 		if err != nil {
 			return err
 		}
