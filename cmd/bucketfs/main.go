@@ -23,6 +23,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"github.com/sirupsen/logrus"
 
+	"github.com/bucketfs/bucketfs/cache/blockcache"
 	bfs "github.com/bucketfs/bucketfs/fs"
 	"github.com/bucketfs/bucketfs/s3client"
 )
@@ -133,6 +134,14 @@ func run(cfg config, ready *os.File) error {
 		// rather than let the heap double.
 		debug.SetMemoryLimit(cfg.fs.MaxMemory + 64<<20)
 	}
+	if cfg.dataCache.Dir != "" {
+		dc, err := blockcache.Open(cfg.dataCache, logger.WithField("component", "cache"))
+		if err != nil {
+			return fmt.Errorf("--cache-dir: %w", err)
+		}
+		defer dc.Close()
+		cfg.fs.Cache = dataCache{dc}
+	}
 	_, root := bfs.New(client, cfg.cache, cfg.fs, logger.WithField("component", "fs"))
 	fuseLevel := logrus.DebugLevel
 	if cfg.debugFUSE {
@@ -197,6 +206,11 @@ func run(cfg config, ready *os.File) error {
 	logger.Infof("unmounted %s", cfg.mountpoint)
 	return nil
 }
+
+// dataCache is a blockcache.Cache as the fs.DataCache it is.
+type dataCache struct{ c *blockcache.Cache }
+
+func (d dataCache) Wrap(src bfs.Source) bfs.Source { return d.c.Wrap(src) }
 
 // unmountOnSignal unmounts on the first signal from sigs (SIGINT or
 // SIGTERM). With files still open the mount is detached instead: open
