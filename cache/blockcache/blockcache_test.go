@@ -196,7 +196,7 @@ func TestChangedETagNeverServesOldBlocks(t *testing.T) {
 // blockFiles lists the block files of a cache directory.
 func blockFiles(t *testing.T, dir string) []string {
 	t.Helper()
-	m, err := filepath.Glob(filepath.Join(dir, blocksName, "*-*"))
+	m, err := filepath.Glob(filepath.Join(dir, blocksName, "[0-9a-f]*-*"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -260,7 +260,7 @@ func (c *Cache) finish(name string, size int64, err error) {
 	if err != nil {
 		c.used -= size
 		if errors.Is(err, syscall.ENOSPC) && c.limit > c.used {
-			c.log.WithFields(logrus.Fields{"dir": c.dir, "from": c.limit, "to": c.used}).Warn("data cache: disk full, lowering the limit")
+			c.log.WithFields(logrus.Fields{"dir": c.dir, "from": c.limit, "to": c.used}).Debug("data cache: disk full, lowering the limit")
 			c.limit = c.used
 		}
 		return
@@ -308,6 +308,10 @@ func (c *Cache) removeLocked(e *entry) {
 func (c *Cache) diskFailed(op string, err error) {
 	l := c.log.WithFields(logrus.Fields{"dir": c.dir, "op": op})
 	if c.warned.CompareAndSwap(false, true) {
+		if errors.Is(err, syscall.ENOSPC) {
+			l.Warnf("data cache: disk full (%v): keeping to the space it has, lowering its limit (further failures logged at debug level)", err)
+			return
+		}
 		l.Warnf("data cache: %v; reading from the object store instead (further failures logged at debug level)", err)
 		return
 	}
