@@ -2,6 +2,7 @@ package fs
 
 import (
 	"context"
+	"io"
 
 	"github.com/bucketfs/bucketfs/s3client"
 )
@@ -24,4 +25,12 @@ type Source interface {
 type DataCache interface {
 	// Wrap returns src with the cache in front of it.
 	Wrap(src Source) Source
+}
+
+// Uploaded is what the Source of a data cache also does: it takes the
+// content of an object this mount has just uploaded, as version etag,
+// so that reading it back costs no request (write-through). The body
+// is only read during the call.
+type Uploaded interface {
+	Uploaded(ctx context.Context, bucket, key, etag string, body io.ReaderAt, size int64)
 }

@@ -320,14 +320,25 @@ func (w *writer) Flush(ctx context.Context, t target) (string, error) {
 	}
 	var etag string
 	var err error
+	// The whole content is at hand after the upload unless parts of it
+	// left memory as they went (a streamed multipart upload).
+	var body io.ReaderAt
+	size := w.size
 	switch w.state {
 	case stateStream:
+		if w.mp == nil {
+			body, size = bytes.NewReader(w.buf), int64(len(w.buf))
+		}
 		etag, err = w.flushStream(ctx, t)
 	case stateStaged:
+		body = w.tmp
 		etag, err = w.flushStaged(ctx, t)
 	}
 	if err != nil {
 		return "", err
+	}
+	if u, ok := w.data.(Uploaded); ok && body != nil && etag != "" {
+		u.Uploaded(ctx, t.bucket, t.key, etag, body, size)
 	}
 	w.reset()
 	return etag, nil

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"math/rand"
 	"os"
@@ -499,4 +500,25 @@ func TestLimitUnder16Readers(t *testing.T) {
 		t.Errorf("block files at the end: got %v, want some", n)
 	}
 	t.Logf("limit %d, most counted %d, most on disk %d", limit, maxUsed.Load(), maxDisk.Load())
+}
+
+func TestUploadedIsReadBackWithoutFetching(t *testing.T) {
+	src := newFakeSource()
+	data := randomBytes(3*testBlock + 17)
+	src.set("k", data, "e9")
+	c := openTest(t, t.TempDir(), 1<<20)
+	cs := c.Wrap(src)
+	u, ok := cs.(interface {
+		Uploaded(ctx context.Context, bucket, key, etag string, body io.ReaderAt, size int64)
+	})
+	if !ok {
+		t.Fatal("the cache's Source has no Uploaded")
+	}
+	u.Uploaded(context.Background(), "b", "k", `"e9"`, bytes.NewReader(data), int64(len(data)))
+	for _, r := range ranges(int64(len(data))) {
+		read(t, cs, "k", "e9", data, r[0], r[1])
+	}
+	if got := src.count(); got != 0 {
+		t.Errorf("source calls after write-through: got %v, want 0", got)
+	}
 }

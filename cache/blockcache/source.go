@@ -2,7 +2,10 @@ package blockcache
 
 import (
 	"context"
+	"io"
 	"strings"
+
+	"github.com/sirupsen/logrus"
 
 	"github.com/bucketfs/bucketfs/s3client"
 )
@@ -135,6 +138,31 @@ func (s *cached) ReadObject(ctx context.Context, bucket, key string, off int64, 
 		pos = fetchedEnd
 	}
 	return result(end)
+}
+
+// Uploaded stores the content of an object just uploaded as version
+// etag (write-through): reading it back costs no request. body is read
+// only during the call; a read error stops it (what was stored is
+// right, the rest is fetched when read).
+func (s *cached) Uploaded(ctx context.Context, bucket, key, etag string, body io.ReaderAt, size int64) {
+	c := s.c
+	if etag == "" {
+		return
+	}
+	id := newObjectID(bucket, key, normETag(etag))
+	buf := c.getScratch()
+	defer c.putScratch(buf)
+	for idx := int64(0); idx*c.blockSize < size; idx++ {
+		n := min(c.blockSize, size-idx*c.blockSize)
+		got, err := body.ReadAt((*buf)[:n], idx*c.blockSize)
+		if int64(got) < n {
+			if err != nil {
+				c.log.WithFields(logrus.Fields{"bucket": bucket, "key": key}).Debugf("data cache: write-through stopped: %v", err)
+			}
+			return
+		}
+		c.put(id, idx, (*buf)[:n], size)
+	}
 }
 
 // has reports whether block idx of id is held.
