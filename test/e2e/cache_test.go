@@ -353,3 +353,75 @@ func TestCacheWriteThrough(t *testing.T) {
 		t.Errorf("GETs reading back what this mount wrote: got %d, want 0", got)
 	}
 }
+
+// dirUsage is what du says of dir: the bytes allocated to everything in
+// it, the directories too.
+func dirUsage(dir string) int64 {
+	var total int64
+	filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return nil // removed meanwhile
+		}
+		if info, err := d.Info(); err == nil {
+			if st, ok := info.Sys().(*syscall.Stat_t); ok {
+				total += st.Blocks * 512
+			}
+		}
+		return nil
+	})
+	return total
+}
+
+// TestCacheLimitUnder16Readers: 16 readers of distinct objects, 128 MiB
+// in all, through a 16 MiB cache: the directory, sampled all along,
+// never holds more than 16 MiB, and every read is exact.
+func TestCacheLimitUnder16Readers(t *testing.T) {
+	bucket := newBucket(t)
+	datas := make([][]byte, 16)
+	for i := range datas {
+		datas[i] = putRandom(t, bucket, fmt.Sprintf("o%02d", i), 8<<20+i*4097)
+	}
+	dir := t.TempDir()
+	const limit = 16 << 20
+	m := mountBucket(t, bucket, "--cache-dir", dir, "--cache-max-size", "16M")
+	stop := make(chan struct{})
+	most := make(chan int64)
+	go func() {
+		var max int64
+		for {
+			if u := dirUsage(dir); u > max {
+				max = u
+			}
+			select {
+			case <-stop:
+				most <- max
+				return
+			case <-time.After(2 * time.Millisecond):
+			}
+		}
+	}()
+	errs := make(chan error, len(datas))
+	for i, want := range datas {
+		go func() {
+			got, err := os.ReadFile(filepath.Join(m.Dir, fmt.Sprintf("o%02d", i)))
+			if err == nil && !bytes.Equal(got, want) {
+				err = fmt.Errorf("o%02d: %d bytes that are not the object's", i, len(got))
+			}
+			errs <- err
+		}()
+	}
+	for range datas {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	close(stop)
+	max := <-most
+	t.Logf("most bytes in the cache directory: %d (limit %d); blocks at the end: %d", max, limit, len(cacheBlocks(t, dir)))
+	if max > limit {
+		t.Errorf("cache directory size: got up to %d bytes, want at most %d", max, limit)
+	}
+	if max < limit/2 {
+		t.Errorf("cache directory size: got at most %d bytes, want the cache used (near %d)", max, limit)
+	}
+}
