@@ -38,9 +38,12 @@
 //
 // # What it costs
 //
-// Each miss writes its blocks to disk (a copy and a CRC, in the read's
-// goroutine); each hit reads the whole block and checks its CRC, also for
-// a read of a part of it. Random reads of less than a block fetch the
+// Each miss copies its blocks into the write-behind queue (at most
+// Options.WriteBehind bytes, 64 MiB: memory the mount uses on top of its
+// read buffers), from which two goroutines write them with their CRC;
+// when the disk falls behind, blocks that find the queue full are not
+// cached. Each hit reads the whole block and checks its CRC, also for a
+// read of a part of it. Random reads of less than a block fetch the
 // whole aligned block. Memory: the index (about 200 bytes per block)
 // and a scratch block per read that is not block-aligned.
 //
@@ -48,14 +51,15 @@
 //
 // blockcache.go: Options, Open (directory, lock, VERSION, index), Close.
 // blocks.go: block files (header, CRC, read and atomic write) and the
-// space accounting with its LRU. source.go: Wrap, the Source decorator
-// that splits reads into blocks.
+// space accounting with its LRU. behind.go: the write-behind queue.
+// source.go: Wrap, the Source decorator that splits reads into blocks.
 //
 // # Locks
 //
-// Cache.mu protects the accounting and the LRU (blocks.go). It is held
-// across the unlink of evicted files (so the space is free before a
-// reservation returns), never across a read, a write or a source call.
+// Cache.mu protects the accounting, the LRU (blocks.go) and the
+// write-behind's queue (behind.go). It is held across the unlink of
+// evicted files (so the space is free before a reservation returns),
+// never across a read, a write or a source call.
 package blockcache
 
 import (
@@ -67,6 +71,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/sirupsen/logrus"
@@ -83,6 +88,9 @@ type Options struct {
 	// percentage of the space free on Dir's filesystem at Open, counting
 	// the space the cache already holds as free.
 	MaxPercent float64
+	// WriteBehind bounds the bytes of fetched blocks waiting to be
+	// written to disk (default DefaultWriteBehind); see behind.go.
+	WriteBehind int64
 	// BlockSize is the size of a block (default DefaultBlockSize). A
 	// cache directory written with one block size is used with another
 	// only after it is emptied (the size is part of the layout).
@@ -91,8 +99,9 @@ type Options struct {
 
 // Defaults of Options.
 const (
-	DefaultMaxSize   = 4 << 30
-	DefaultBlockSize = 1 << 20
+	DefaultMaxSize     = 4 << 30
+	DefaultBlockSize   = 1 << 20
+	DefaultWriteBehind = 64 << 20
 )
 
 // layout is the content of the VERSION file; versionPrefix starts every
@@ -126,6 +135,9 @@ func Open(opts Options, log *logrus.Entry) (*Cache, error) {
 	if opts.BlockSize <= 0 {
 		opts.BlockSize = DefaultBlockSize
 	}
+	if opts.WriteBehind <= 0 {
+		opts.WriteBehind = DefaultWriteBehind
+	}
 	if opts.MaxSize <= 0 && opts.MaxPercent <= 0 {
 		opts.MaxSize = DefaultMaxSize
 	}
@@ -144,7 +156,9 @@ func Open(opts Options, log *logrus.Entry) (*Cache, error) {
 		return nil, err
 	}
 	c := &Cache{dir: dir, blocks: filepath.Join(dir, blocksName), blockSize: opts.BlockSize, log: log,
-		lock: lock, entries: map[string]*entry{}, writing: map[string]bool{}}
+		lock: lock, entries: map[string]*entry{}, writing: map[string]bool{}, pending: map[string]*pendingBlock{},
+		queue: make(chan *pendingBlock, 4096), maxPending: opts.WriteBehind}
+	c.drained = sync.NewCond(&c.mu)
 	c.lru.init()
 	if err := c.checkLayout(); err != nil {
 		lock.Close()
@@ -173,12 +187,29 @@ func Open(opts Options, log *logrus.Entry) (*Cache, error) {
 	c.evictLocked(0)
 	c.mu.Unlock()
 	log.WithFields(logrus.Fields{"dir": dir, "blocks": len(c.entries), "used": c.used, "limit": c.limit}).Info("data cache open")
+	c.writersDone.Add(writers)
+	for range writers {
+		go c.writeBehind()
+	}
 	return c, nil
 }
 
-// Close releases the directory's lock. Reads through a Source the cache
-// wrapped must have ended.
-func (c *Cache) Close() error { return c.lock.Close() }
+// Close writes the blocks still queued and releases the directory's
+// lock. Reads through a Source the cache wrapped must have ended.
+func (c *Cache) Close() error {
+	c.mu.Lock()
+	already := c.closed
+	c.closed = true
+	c.mu.Unlock()
+	if already {
+		return nil
+	}
+	close(c.queue)
+	c.writersDone.Wait()
+	c.log.WithFields(logrus.Fields{"queued": c.stats.queued.Load(), "dropped": c.stats.dropped.Load(), "used": c.Used()}).
+		Debug("data cache closed")
+	return c.lock.Close()
+}
 
 // Limit is the most bytes the cache uses on disk.
 func (c *Cache) Limit() int64 {

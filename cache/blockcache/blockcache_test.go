@@ -214,6 +214,7 @@ func TestCorruptBlockIsRefetched(t *testing.T) {
 			c := openTest(t, dir, 1<<20)
 			cs := c.Wrap(src)
 			read(t, cs, "k", "e1", data, 0, testBlock)
+			c.Flush()
 			files := blockFiles(t, dir)
 			if len(files) != 1 {
 				t.Fatalf("block files: got %v, want 1", files)
@@ -257,8 +258,9 @@ func TestRestartReusesBlocks(t *testing.T) {
 		t.Fatal(err)
 	}
 	read(t, c.Wrap(src), "k", "e1", data, 0, int64(len(data)))
+	c.Flush()
 	used := c.Used()
-	c.Close() // as a crash would: nothing is flushed at close
+	c.Close()
 	// A torn temp file, as a crash in the middle of a write leaves.
 	if err := os.WriteFile(filepath.Join(dir, blocksName, tmpPrefix+"123"), []byte("torn"), 0o600); err != nil {
 		t.Fatal(err)
@@ -289,6 +291,7 @@ func TestRestartKeepsLRUOrderAndLimit(t *testing.T) {
 		src.set(fmt.Sprint(i), d[:testBlock], "e")
 		read(t, cs, fmt.Sprint(i), "e", d[:testBlock], 0, testBlock)
 	}
+	c.Flush()
 	// Make block 0 the oldest by far, 3 the newest.
 	for i := range 4 {
 		name := blockName(newObjectID("b", fmt.Sprint(i), "e"), 0)
@@ -341,6 +344,9 @@ func TestLayoutVersion(t *testing.T) {
 		c := openTest(t, dir, 1<<20)
 		read(t, c.Wrap(src), "k", "e", data, 0, testBlock)
 		c.Close()
+		if got := blockFiles(t, dir); len(got) != 1 {
+			t.Fatalf("blocks written by Close: got %v, want 1", got)
+		}
 		c2, err := Open(Options{Dir: dir, BlockSize: 2 * testBlock}, log)
 		if err != nil {
 			t.Fatal(err)
@@ -396,6 +402,7 @@ func TestPermissions(t *testing.T) {
 	src.set("k", data, "e")
 	c := openTest(t, dir, 1<<20)
 	read(t, c.Wrap(src), "k", "e", data, 0, testBlock)
+	c.Flush()
 	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			t.Fatal(err)
@@ -520,5 +527,56 @@ func TestUploadedIsReadBackWithoutFetching(t *testing.T) {
 	}
 	if got := src.count(); got != 0 {
 		t.Errorf("source calls after write-through: got %v, want 0", got)
+	}
+}
+
+// TestWriteBehindFull: blocks that find the write-behind queue full are
+// not cached (reads stay exact and go to the source), but an upload's
+// write-through waits for the disk instead.
+func TestWriteBehindFull(t *testing.T) {
+	src := newFakeSource()
+	data := randomBytes(3 * testBlock)
+	src.set("k", data, "e")
+	src.set("up", data, "u")
+	dir := t.TempDir()
+	log, _ := testLog(t)
+	c, err := Open(Options{Dir: dir, MaxSize: 1 << 20, BlockSize: testBlock, WriteBehind: 1}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	cs := c.Wrap(src)
+	read(t, cs, "k", "e", data, 0, int64(len(data)))
+	c.Flush()
+	read(t, cs, "k", "e", data, 0, int64(len(data)))
+	if got := src.count(); got != 2 {
+		t.Errorf("source calls with a full queue: got %v, want 2 (nothing cached)", got)
+	}
+	if got := c.stats.dropped.Load(); got != 6 {
+		t.Errorf("blocks dropped: got %v, want 6", got)
+	}
+	cs.(*cached).Uploaded(context.Background(), "b", "up", "u", bytes.NewReader(data), int64(len(data)))
+	if got := len(blockFiles(t, dir)); got != 3 {
+		t.Errorf("block files right after write-through with a full queue: got %v, want 3", got)
+	}
+}
+
+// TestCloseWritesQueuedBlocks: a block read is served again at once
+// (from the queue or the disk), and on disk once Close returns.
+func TestCloseWritesQueuedBlocks(t *testing.T) {
+	src := newFakeSource()
+	data := randomBytes(2 * testBlock)
+	src.set("k", data, "e")
+	dir := t.TempDir()
+	c := openTest(t, dir, 1<<20)
+	cs := c.Wrap(src)
+	read(t, cs, "k", "e", data, 0, int64(len(data)))
+	read(t, cs, "k", "e", data, 0, int64(len(data)))
+	if got := src.count(); got != 1 {
+		t.Errorf("source calls: got %v, want 1", got)
+	}
+	c.Close()
+	if got := len(blockFiles(t, dir)); got != 2 {
+		t.Errorf("block files after Close: got %v, want 2", got)
 	}
 }

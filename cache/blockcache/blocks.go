@@ -29,12 +29,23 @@ type Cache struct {
 	warned      atomic.Bool // the disk's first failure was logged
 	scratch     sync.Pool   // *[]byte of blockSize, for reads that are not block-aligned
 
+	queue       chan *pendingBlock // the write-behind's (behind.go)
+	maxPending  int64              // most bytes queued
+	writersDone sync.WaitGroup
+	stats       behindStats
+
 	mu      sync.Mutex // protects the fields below
 	limit   int64      // most bytes used on disk
 	used    int64      // bytes of the blocks held and being written, and fixedCost
 	lru     lruList    // held blocks, most recently used first
 	entries map[string]*entry
 	writing map[string]bool // blocks being written, by name
+	// The write-behind's queue: blocks not yet written, by name, and
+	// their bytes; drained is signalled when it empties.
+	pending      map[string]*pendingBlock
+	pendingBytes int64
+	drained      *sync.Cond
+	closed       bool // Close has begun: nothing more is queued
 }
 
 // entry is one block file held.
@@ -133,6 +144,9 @@ var errCorrupt = errors.New("corrupt block file")
 // a corrupt block is dropped and is a miss.
 func (c *Cache) get(id objectID, idx int64, dst []byte) (n int, objSize int64, ok bool) {
 	name := blockName(id, idx)
+	if data, size := c.pendingData(name); data != nil {
+		return copy(dst, data), size, true
+	}
 	c.mu.Lock()
 	e := c.entries[name]
 	if e == nil {
@@ -197,21 +211,6 @@ func (c *Cache) readFile(path string, id objectID, idx int64, dst []byte) (int, 
 		return 0, 0, fmt.Errorf("%w: checksum %08x, want %08x", errCorrupt, sum, binary.BigEndian.Uint32(h[8:12]))
 	}
 	return int(n), int64(binary.BigEndian.Uint64(h[16:24])), nil
-}
-
-// put stores block idx of id, unless it is held or being written
-// already, or finds no room.
-func (c *Cache) put(id objectID, idx int64, data []byte, objSize int64) {
-	name := blockName(id, idx)
-	size := cost(int64(len(data)))
-	if !c.reserve(name, size) {
-		return
-	}
-	err := c.writeFile(name, header(id, idx, data, objSize), data)
-	c.finish(name, size, err)
-	if err != nil {
-		c.diskFailed("write", err)
-	}
 }
 
 // writeFile writes a block file atomically: a temp file, then a rename.

@@ -123,7 +123,7 @@ func (s *cached) ReadObject(ctx context.Context, bucket, key string, off int64, 
 		for b := idx; b*bs < fetchedEnd; b++ {
 			blockEnd := min((b+1)*bs, fetchedEnd)
 			if (b+1)*bs <= fetchedEnd || short || blockEnd == objSize {
-				c.put(id, b, buf[b*bs-bstart:blockEnd-bstart], objSize)
+				c.put(id, b, buf[b*bs-bstart:blockEnd-bstart], objSize, false)
 			}
 		}
 		if own {
@@ -161,7 +161,7 @@ func (s *cached) Uploaded(ctx context.Context, bucket, key, etag string, body io
 			}
 			return
 		}
-		c.put(id, idx, (*buf)[:n], size)
+		c.put(id, idx, (*buf)[:n], size, true)
 	}
 }
 
@@ -169,7 +169,8 @@ func (s *cached) Uploaded(ctx context.Context, bucket, key, etag string, body io
 func (c *Cache) has(id objectID, idx int64) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.entries[blockName(id, idx)] != nil
+	name := blockName(id, idx)
+	return c.entries[name] != nil || c.pending[name] != nil
 }
 
 func (c *Cache) getScratch() *[]byte {
