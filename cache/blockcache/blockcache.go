@@ -157,7 +157,8 @@ func Open(opts Options, log *logrus.Entry) (*Cache, error) {
 	}
 	c := &Cache{dir: dir, blocks: filepath.Join(dir, blocksName), blockSize: opts.BlockSize, log: log,
 		lock: lock, entries: map[string]*entry{}, writing: map[string]bool{}, pending: map[string]*pendingBlock{},
-		queue: make(chan *pendingBlock, 4096), maxPending: opts.WriteBehind}
+		queue: make(chan *pendingBlock, 4096), maxPending: opts.WriteBehind,
+		free: make(chan []byte, opts.WriteBehind/opts.BlockSize+1), waitWhenFull: true}
 	c.drained = sync.NewCond(&c.mu)
 	c.lru.init()
 	if err := c.checkLayout(); err != nil {

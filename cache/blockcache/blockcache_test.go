@@ -530,9 +530,10 @@ func TestUploadedIsReadBackWithoutFetching(t *testing.T) {
 	}
 }
 
-// TestWriteBehindFull: blocks that find the write-behind queue full are
-// not cached (reads stay exact and go to the source), but an upload's
-// write-through waits for the disk instead.
+// TestWriteBehindFull: a block that finds the write-behind queue full is
+// written by the reader itself (or, with waitWhenFull off, dropped:
+// reads stay exact and go to the source); an upload's write-through
+// waits for the disk too.
 func TestWriteBehindFull(t *testing.T) {
 	src := newFakeSource()
 	data := randomBytes(3 * testBlock)
@@ -547,17 +548,28 @@ func TestWriteBehindFull(t *testing.T) {
 	defer c.Close()
 	cs := c.Wrap(src)
 	read(t, cs, "k", "e", data, 0, int64(len(data)))
-	c.Flush()
+	if got := len(blockFiles(t, dir)); got != 3 {
+		t.Errorf("block files right after a read with a full queue: got %v, want 3", got)
+	}
 	read(t, cs, "k", "e", data, 0, int64(len(data)))
-	if got := src.count(); got != 2 {
-		t.Errorf("source calls with a full queue: got %v, want 2 (nothing cached)", got)
+	if got := src.count(); got != 1 {
+		t.Errorf("source calls with a full queue: got %v, want 1", got)
+	}
+
+	c.waitWhenFull = false
+	src.set("k2", data, "e")
+	read(t, cs, "k2", "e", data, 0, int64(len(data)))
+	c.Flush()
+	read(t, cs, "k2", "e", data, 0, int64(len(data)))
+	if got := src.count(); got != 3 {
+		t.Errorf("source calls after dropped blocks: got %v, want 3 (k2 twice: nothing of it cached)", got)
 	}
 	if got := c.stats.dropped.Load(); got != 6 {
 		t.Errorf("blocks dropped: got %v, want 6", got)
 	}
 	cs.(*cached).Uploaded(context.Background(), "b", "up", "u", bytes.NewReader(data), int64(len(data)))
-	if got := len(blockFiles(t, dir)); got != 3 {
-		t.Errorf("block files right after write-through with a full queue: got %v, want 3", got)
+	if got := len(blockFiles(t, dir)); got != 6 {
+		t.Errorf("block files right after write-through with a full queue: got %v, want 6", got)
 	}
 }
 

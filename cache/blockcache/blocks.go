@@ -30,9 +30,13 @@ type Cache struct {
 	scratch     sync.Pool   // *[]byte of blockSize, for reads that are not block-aligned
 
 	queue       chan *pendingBlock // the write-behind's (behind.go)
+	free        chan []byte        // whole-block buffers for the queue
 	maxPending  int64              // most bytes queued
 	writersDone sync.WaitGroup
 	stats       behindStats
+	// waitWhenFull: a read that finds the queue full writes its block
+	// itself (true but in tests of dropping).
+	waitWhenFull bool
 
 	mu      sync.Mutex // protects the fields below
 	limit   int64      // most bytes used on disk
@@ -144,8 +148,8 @@ var errCorrupt = errors.New("corrupt block file")
 // a corrupt block is dropped and is a miss.
 func (c *Cache) get(id objectID, idx int64, dst []byte) (n int, objSize int64, ok bool) {
 	name := blockName(id, idx)
-	if data, size := c.pendingData(name); data != nil {
-		return copy(dst, data), size, true
+	if n, size, ok := c.pendingRead(name, dst); ok {
+		return n, size, true
 	}
 	c.mu.Lock()
 	e := c.entries[name]

@@ -123,7 +123,7 @@ func (s *cached) ReadObject(ctx context.Context, bucket, key string, off int64, 
 		for b := idx; b*bs < fetchedEnd; b++ {
 			blockEnd := min((b+1)*bs, fetchedEnd)
 			if (b+1)*bs <= fetchedEnd || short || blockEnd == objSize {
-				c.put(id, b, buf[b*bs-bstart:blockEnd-bstart], objSize, false)
+				c.put(id, b, buf[b*bs-bstart:blockEnd-bstart], objSize, s.c.waitWhenFull)
 			}
 		}
 		if own {
