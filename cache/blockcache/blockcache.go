@@ -39,7 +39,7 @@
 // # What it costs
 //
 // Each miss copies its blocks into the write-behind queue (at most
-// Options.WriteBehind bytes, 64 MiB: memory the mount uses on top of its
+// Options.WriteBehind bytes, 16 MiB: memory the mount uses on top of its
 // read buffers), from which two goroutines write them with their CRC;
 // when the disk falls behind, blocks that find the queue full are not
 // cached. Each hit reads the whole block and checks its CRC, also for a
@@ -101,7 +101,7 @@ type Options struct {
 const (
 	DefaultMaxSize     = 4 << 30
 	DefaultBlockSize   = 1 << 20
-	DefaultWriteBehind = 64 << 20
+	DefaultWriteBehind = 16 << 20
 )
 
 // layout is the content of the VERSION file; versionPrefix starts every

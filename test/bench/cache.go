@@ -163,8 +163,13 @@ func (b *bench) rowCacheDistinct() *row {
 		bytes: total, s3fsNote: "not run",
 		target: fmt.Sprintf("cache dir ≤ %d MiB sampled every 100 ms, daemon RSS ≤ 192 MiB", o.cacheLimitMiB),
 		measured: func(r *row) string {
-			return fmt.Sprintf("cache dir at most %.1f MiB, peak RSS %s MiB", float64(most.Load())/(1<<20), r.mount.peakMiB())
+			s := fmt.Sprintf("cache dir at most %.1f MiB, peak RSS %s MiB", float64(most.Load())/(1<<20), r.mount.peakMiB())
+			for _, o := range r.refs {
+				s += fmt.Sprintf("; %s: peak RSS %s MiB, the cached read at %s", o.name, o.peakMiB(), speedup(o.side, r.mount, "its MiB/s"))
+			}
+			return s
 		}}
+	off := r.addRef("cache off")
 	const readers = 4
 	work := func(dir string) error {
 		return inParallel(readers, func(g int) error {
@@ -204,6 +209,7 @@ func (b *bench) rowCacheDistinct() *row {
 		close(stop)
 		<-done
 		os.RemoveAll(dir)
+		off.record(b.onMount(nil, work))
 	}
 	return r
 }
