@@ -3,6 +3,7 @@ package fs
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -12,10 +13,12 @@ import (
 	"github.com/bucketfs/bucketfs/s3client"
 )
 
-// countingCache is a DataCache that passes every read on and records it.
+// countingCache is a DataCache that passes every read on and records
+// it, and keeps what it is given as uploaded.
 type countingCache struct {
-	mu    sync.Mutex // protects reads
-	reads map[string]int
+	mu       sync.Mutex // protects the fields below
+	reads    map[string]int
+	uploaded map[string]string // key → ETag and content, as "etag:content"
 }
 
 func (c *countingCache) Wrap(src Source) Source { return countingSource{c, src} }
@@ -30,6 +33,23 @@ func (s countingSource) ReadObject(ctx context.Context, b, k string, off int64, 
 	s.c.reads[k]++
 	s.c.mu.Unlock()
 	return s.src.ReadObject(ctx, b, k, off, p, o)
+}
+
+func (s countingSource) Uploaded(ctx context.Context, b, k, etag string, body io.ReaderAt, size int64) {
+	data := make([]byte, size)
+	n, _ := body.ReadAt(data, 0)
+	s.c.mu.Lock()
+	defer s.c.mu.Unlock()
+	if s.c.uploaded == nil {
+		s.c.uploaded = map[string]string{}
+	}
+	s.c.uploaded[k] = etag + ":" + string(data[:n])
+}
+
+func (c *countingCache) upload(key string) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.uploaded[key]
 }
 
 func (c *countingCache) count(key string) int {
@@ -102,5 +122,36 @@ func TestDataCacheSeesEveryRead(t *testing.T) {
 	}
 	if n := cc2.count("link"); n != 1 {
 		t.Errorf("readlink: got %v reads through the cache, want 1", n)
+	}
+}
+
+// TestDataCacheGetsUploads: what a single PUT and a staged rewrite
+// upload goes to the cache with the new ETag (write-through).
+func TestDataCacheGetsUploads(t *testing.T) {
+	store := newFakeStore(t, "b")
+	store.set("old", []byte("0123456789"))
+	cc := &countingCache{reads: map[string]int{}}
+	mnt, _ := testMount(t, store, Options{Cache: cc}, cache.Options{})
+	if err := os.WriteFile(filepath.Join(mnt, "new"), []byte("fresh content"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(filepath.Join(mnt, "old"), os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte("ab"), 4); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for key, content := range map[string]string{"new": "fresh content", "old": "0123ab6789"} {
+		info, err := store.HeadObject(context.Background(), "b", key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := cc.upload(key), info.ETag+":"+content; got != want {
+			t.Errorf("uploaded %s: got %q, want %q", key, got, want)
+		}
 	}
 }

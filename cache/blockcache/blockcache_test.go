@@ -592,3 +592,22 @@ func TestCloseWritesQueuedBlocks(t *testing.T) {
 		t.Errorf("block files after Close: got %v, want 2", got)
 	}
 }
+
+func TestMaxPercentOfFreeSpace(t *testing.T) {
+	dir := t.TempDir()
+	log, _ := testLog(t)
+	c, err := Open(Options{Dir: dir, MaxPercent: 10, BlockSize: testBlock}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	free := int64(st.Bavail) * st.Bsize
+	// Free space moves as other programs write: allow 1% of it either way.
+	if got, want := c.Limit(), (free+fixedCost)/10; got < want-free/100 || got > want+free/100 {
+		t.Errorf("limit at 10%% of %d free bytes: got %d, want about %d", free, got, want)
+	}
+}

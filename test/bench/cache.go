@@ -152,14 +152,14 @@ func (b *bench) rowCacheSmall() *row {
 	return r
 }
 
-// rowCacheDistinct: opts.cacheDistinct objects read by 4 cats at once
+// rowCacheDistinct: opts.cacheDistinct objects read by opts.cacheReaders cats at once
 // (each reading its share one after the other) through a cache of
 // opts.cacheLimitMiB, the cache directory's size sampled every 100 ms.
 func (b *bench) rowCacheDistinct() *row {
 	o := b.opts
 	total := int64(o.cacheDistinct) * mib(o.cacheDistinctMiB)
 	var most atomic.Int64
-	r := &row{name: fmt.Sprintf("read %d × %d MiB distinct objects through a %d MiB cache", o.cacheDistinct, o.cacheDistinctMiB, o.cacheLimitMiB),
+	r := &row{name: fmt.Sprintf("read %d × %d MiB distinct objects through a %d MiB cache, %d cats", o.cacheDistinct, o.cacheDistinctMiB, o.cacheLimitMiB, o.cacheReaders),
 		bytes: total, s3fsNote: "not run",
 		target: fmt.Sprintf("cache dir ≤ %d MiB sampled every 100 ms, daemon RSS ≤ 192 MiB", o.cacheLimitMiB),
 		measured: func(r *row) string {
@@ -170,7 +170,7 @@ func (b *bench) rowCacheDistinct() *row {
 			return s
 		}}
 	off := r.addRef("cache off")
-	const readers = 4
+	readers := o.cacheReaders
 	work := func(dir string) error {
 		return inParallel(readers, func(g int) error {
 			for i := g; i < o.cacheDistinct; i += readers {

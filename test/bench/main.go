@@ -58,6 +58,7 @@ type options struct {
 	cacheDistinct    int // distinct objects read through a small cache
 	cacheDistinctMiB int // the size of each
 	cacheLimitMiB    int // the small cache's --cache-max-size
+	cacheReaders     int // cats at once through the small cache
 	warmup           bool
 	s3fs             bool
 	only             string
@@ -87,6 +88,7 @@ func parseFlags() options {
 	flag.IntVar(&o.cacheDistinct, "cache-distinct", 16, "cache: number of distinct objects read through a small cache")
 	flag.IntVar(&o.cacheDistinctMiB, "cache-distinct-mib", 256, "cache: size of each distinct object, MiB")
 	flag.IntVar(&o.cacheLimitMiB, "cache-limit-mib", 256, "cache: --cache-max-size of the small cache, MiB")
+	flag.IntVar(&o.cacheReaders, "cache-readers", 4, "cache: cats at once reading the distinct objects")
 	flag.IntVar(&o.repeat, "n", 3, "runs of every timed scenario; the median is printed")
 	flag.BoolVar(&o.warmup, "warmup", true, "read the large file once, untimed, through each mount before the timed reads")
 	flag.BoolVar(&o.s3fs, "s3fs", true, "also measure s3fs, if it is installed (found on PATH)")
@@ -101,6 +103,7 @@ func parseFlags() options {
 	o.repeat = max(o.repeat, 1)
 	o.treeDirs = max(o.treeDirs, 1)
 	o.parFiles = max(o.parFiles, 1)
+	o.cacheReaders = max(o.cacheReaders, 1)
 	return o
 }
 
