@@ -19,6 +19,33 @@ import (
 // The data cache (--cache-dir): blocks of the objects read, on disk, kept
 // across remounts and crashes, checked, bounded.
 
+// cacheBucket is a new bucket whose objects are deleted when the test
+// ends (these tests store a few hundred MiB; Ceph's memstore is small).
+func cacheBucket(t *testing.T) string {
+	t.Helper()
+	bucket := newBucket(t)
+	t.Cleanup(func() {
+		var in s3client.ListInput
+		for {
+			page, err := client.ListObjects(ctx(t), bucket, in)
+			if err != nil {
+				t.Logf("emptying %s: %v", bucket, err)
+				return
+			}
+			for _, o := range page.Objects {
+				if err := client.DeleteObject(ctx(t), bucket, o.Key); err != nil {
+					t.Logf("emptying %s: %v", bucket, err)
+				}
+			}
+			if !page.IsTruncated {
+				return
+			}
+			in.ContinuationToken = page.NextContinuationToken
+		}
+	})
+	return bucket
+}
+
 // readExact reads path through the mount and fails unless it is want.
 func readExact(t *testing.T, path string, want []byte) {
 	t.Helper()
@@ -73,7 +100,7 @@ func countingMount(t *testing.T, bucket string, args ...string) (*faultproxy.Pro
 // TestCacheWarmRereadAfterRemount: after a remount, a large file and many
 // small ones are read again from the cache: no GET at all.
 func TestCacheWarmRereadAfterRemount(t *testing.T) {
-	bucket := newBucket(t)
+	bucket := cacheBucket(t)
 	big := putRandom(t, bucket, "big", 40<<20+12345)
 	small := map[string][]byte{}
 	for i := range 50 {
@@ -112,7 +139,7 @@ func TestCacheWarmRereadAfterRemount(t *testing.T) {
 // client (same size, new ETag) reads as the new bytes once the attribute
 // TTL has passed, never as the cached old ones.
 func TestCacheOverwrittenByAnotherClient(t *testing.T) {
-	bucket := newBucket(t)
+	bucket := cacheBucket(t)
 	old := putRandom(t, bucket, "f", 3<<20+5)
 	dir := t.TempDir()
 	m := mountBucket(t, bucket, "--cache-dir", dir, "--cache-ttl", "1s", "--kernel-cache-ttl", "1s")
@@ -138,7 +165,7 @@ func TestCacheOverwrittenByAnotherClient(t *testing.T) {
 // TestCacheCorruptBlock: a block file with a flipped byte is detected by
 // its checksum, dropped and fetched again: the read is exact.
 func TestCacheCorruptBlock(t *testing.T) {
-	bucket := newBucket(t)
+	bucket := cacheBucket(t)
 	data := putRandom(t, bucket, "f", 5<<20)
 	dir := t.TempDir()
 	m := mountBucket(t, bucket, "--cache-dir", dir)
@@ -185,7 +212,7 @@ func TestCacheCorruptBlock(t *testing.T) {
 
 // TestCacheSecondMountRefused: two mounts never share a cache directory.
 func TestCacheSecondMountRefused(t *testing.T) {
-	bucket := newBucket(t)
+	bucket := cacheBucket(t)
 	dir := t.TempDir()
 	mountBucket(t, bucket, "--cache-dir", dir)
 	mnt := t.TempDir()
@@ -224,7 +251,7 @@ func TestCacheSecondMountRefused(t *testing.T) {
 // reads; the next mount reuses the blocks already cached, and none it
 // serves is torn.
 func TestCacheKill9ThenReuse(t *testing.T) {
-	bucket := newBucket(t)
+	bucket := cacheBucket(t)
 	data := putRandom(t, bucket, "big", 64<<20)
 	dir := t.TempDir()
 	m := mountBucket(t, bucket, "--cache-dir", dir)
@@ -281,7 +308,7 @@ func TestCacheKill9ThenReuse(t *testing.T) {
 // TestCacheOnFullTmpfs: a cache on an 8 MiB tmpfs with a larger limit:
 // the disk fills, reads still succeed and are exact, one warning says so.
 func TestCacheOnFullTmpfs(t *testing.T) {
-	bucket := newBucket(t)
+	bucket := cacheBucket(t)
 	data := putRandom(t, bucket, "big", 30<<20)
 	other := putRandom(t, bucket, "other", 12<<20)
 	dir := t.TempDir()
@@ -319,7 +346,7 @@ func TestCacheOnFullTmpfs(t *testing.T) {
 // partial rewrite staged from the old object) go into the cache as they
 // are uploaded: reading them after a remount costs no GET.
 func TestCacheWriteThrough(t *testing.T) {
-	bucket := newBucket(t)
+	bucket := cacheBucket(t)
 	old := putRandom(t, bucket, "rewritten", 3<<20)
 	dir := t.TempDir()
 	m := mountBucket(t, bucket, "--cache-dir", dir)
@@ -376,7 +403,7 @@ func dirUsage(dir string) int64 {
 // in all, through a 16 MiB cache: the directory, sampled all along,
 // never holds more than 16 MiB, and every read is exact.
 func TestCacheLimitUnder16Readers(t *testing.T) {
-	bucket := newBucket(t)
+	bucket := cacheBucket(t)
 	datas := make([][]byte, 16)
 	for i := range datas {
 		datas[i] = putRandom(t, bucket, fmt.Sprintf("o%02d", i), 8<<20+i*4097)
