@@ -88,6 +88,7 @@ func (s *cached) ReadObject(ctx context.Context, bucket, key string, off int64, 
 		}
 		if scratch != nil {
 			c.putScratch(scratch)
+			scratch = nil
 		}
 		// A miss: fetch the run of missing blocks from here.
 		last := idx
@@ -102,6 +103,9 @@ func (s *cached) ReadObject(ctx context.Context, bucket, key string, off int64, 
 			buf = p[bstart-off : runEnd-off]
 		case bstart >= off && end-bstart >= bs:
 			buf = p[bstart-off:] // the last block is cached if the object ends with p
+		case runEnd-bstart <= bs:
+			scratch = c.getScratch() // a random read inside one block
+			buf, own = *scratch, true
 		default:
 			buf, own = make([]byte, runEnd-bstart), true
 		}
@@ -131,6 +135,9 @@ func (s *cached) ReadObject(ctx context.Context, bucket, key string, off int64, 
 			if lo, hi := max(pos, bstart), min(fetchedEnd, end); hi > lo {
 				copy(p[lo-off:hi-off], buf[lo-bstart:hi-bstart])
 			}
+		}
+		if scratch != nil {
+			c.putScratch(scratch) // put has copied or written what it keeps
 		}
 		if short {
 			return result(fetchedEnd)
