@@ -68,18 +68,20 @@ func main() {
 }
 
 // childArgs are the arguments of the detached child: the same, with the
-// mount point made absolute (the child runs in /).
+// mount point made absolute (the child runs in /), and the directories
+// resolve made absolute given again at the end (later options win).
 func childArgs(args []string, cfg config) []string {
-	abs, err := filepath.Abs(cfg.mountpoint)
-	if err != nil {
-		return args
-	}
 	out := append([]string(nil), args...)
-	for i := len(out) - 1; i >= 0; i-- {
-		if out[i] == cfg.mountpoint {
-			out[i] = abs
-			break
+	if abs, err := filepath.Abs(cfg.mountpoint); err == nil {
+		for i := len(out) - 1; i >= 0; i-- {
+			if out[i] == cfg.mountpoint {
+				out[i] = abs
+				break
+			}
 		}
+	}
+	if cfg.dataCache.Dir != "" {
+		out = append(out, "--cache-dir="+cfg.dataCache.Dir)
 	}
 	return out
 }

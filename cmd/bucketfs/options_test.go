@@ -176,3 +176,17 @@ func TestChildArgsAbsoluteMountpoint(t *testing.T) {
 		t.Errorf("childArgs: got %q, want an absolute mount point", got)
 	}
 }
+
+func TestChildArgsAbsoluteCacheDir(t *testing.T) {
+	// The child runs in /: a relative --cache-dir must reach it absolute.
+	args := []string{"b", "/mnt", "--cache-dir", "rel/cache"}
+	cfg, err := parseArgs(args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := childArgs(args, cfg)
+	last := got[len(got)-1]
+	if d, ok := strings.CutPrefix(last, "--cache-dir="); !ok || !strings.HasPrefix(d, "/") || !strings.HasSuffix(d, "/rel/cache") {
+		t.Errorf("childArgs: got %q, want an absolute --cache-dir last", got)
+	}
+}
