@@ -7,7 +7,7 @@
 // # What it promises
 //
 //   - Blocks are aligned, Options.BlockSize (1 MiB) each, keyed by
-//     bucket, key and ETag: only reads pinned to an ETag (If-Match) are
+//     endpoint (Options.Namespace), bucket, key and ETag: only reads pinned to an ETag (If-Match) are
 //     cached, and a block is only ever served for the ETag it was
 //     fetched with, so a changed object never serves old bytes. Blocks of
 //     an object's old versions are never hit again and age out.
@@ -91,6 +91,10 @@ type Options struct {
 	// WriteBehind bounds the bytes of fetched blocks waiting to be
 	// written to disk (default DefaultWriteBehind); see behind.go.
 	WriteBehind int64
+	// Namespace is mixed into the key of every block: the object
+	// store's endpoint, so that two servers holding the same bucket, key
+	// and ETag never share blocks.
+	Namespace string
 	// BlockSize is the size of a block (default DefaultBlockSize). A
 	// cache directory written with one block size is used with another
 	// only after it is emptied (the size is part of the layout).
@@ -155,7 +159,7 @@ func Open(opts Options, log *logrus.Entry) (*Cache, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cache{dir: dir, blocks: filepath.Join(dir, blocksName), blockSize: opts.BlockSize, log: log,
+	c := &Cache{dir: dir, blocks: filepath.Join(dir, blocksName), namespace: opts.Namespace, blockSize: opts.BlockSize, log: log,
 		lock: lock, entries: map[string]*entry{}, writing: map[string]bool{}, pending: map[string]*pendingBlock{},
 		queue: make(chan *pendingBlock, 4096), maxPending: opts.WriteBehind,
 		free: make(chan []byte, opts.WriteBehind/opts.BlockSize+1), waitWhenFull: true}

@@ -294,7 +294,7 @@ func TestRestartKeepsLRUOrderAndLimit(t *testing.T) {
 	c.Flush()
 	// Make block 0 the oldest by far, 3 the newest.
 	for i := range 4 {
-		name := blockName(newObjectID("b", fmt.Sprint(i), "e"), 0)
+		name := blockName(newObjectID("", "b", fmt.Sprint(i), "e"), 0)
 		tm := time.Now().Add(time.Duration(i-10) * time.Hour)
 		if err := os.Chtimes(filepath.Join(dir, blocksName, name), tm, tm); err != nil {
 			t.Fatal(err)
@@ -609,5 +609,26 @@ func TestMaxPercentOfFreeSpace(t *testing.T) {
 	// Free space moves as other programs write: allow 1% of it either way.
 	if got, want := c.Limit(), (free+fixedCost)/10; got < want-free/100 || got > want+free/100 {
 		t.Errorf("limit at 10%% of %d free bytes: got %d, want about %d", free, got, want)
+	}
+}
+
+// TestNamespacesDoNotShareBlocks: the same bucket, key and ETag on two
+// servers are two objects.
+func TestNamespacesDoNotShareBlocks(t *testing.T) {
+	src := newFakeSource()
+	data := randomBytes(testBlock)
+	src.set("k", data, "e")
+	dir := t.TempDir()
+	log, _ := testLog(t)
+	for i, ns := range []string{"http://a:9000", "http://b:9000", "http://a:9000"} {
+		c, err := Open(Options{Dir: dir, BlockSize: testBlock, Namespace: ns}, log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		read(t, c.Wrap(src), "k", "e", data, 0, testBlock)
+		c.Close()
+		if want := []int{1, 2, 2}[i]; src.count() != want {
+			t.Errorf("source calls after namespace %s: got %v, want %v", ns, src.count(), want)
+		}
 	}
 }

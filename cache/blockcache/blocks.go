@@ -23,6 +23,7 @@ import (
 // It is safe for concurrent use.
 type Cache struct {
 	dir, blocks string
+	namespace   string // Options.Namespace
 	blockSize   int64
 	log         *logrus.Entry
 	lock        *os.File    // flocked while open
@@ -110,10 +111,11 @@ var (
 // objectID names one version of one object.
 type objectID [32]byte
 
-// newObjectID is the id of bucket/key at etag (without quotes).
-func newObjectID(bucket, key, etag string) objectID {
+// newObjectID is the id of bucket/key at etag (without quotes) in
+// namespace (Options.Namespace).
+func newObjectID(namespace, bucket, key, etag string) objectID {
 	h := sha256.New()
-	fmt.Fprintf(h, "%d:%s\x00%d:%s\x00%s", len(bucket), bucket, len(key), key, etag)
+	fmt.Fprintf(h, "%d:%s\x00%d:%s\x00%d:%s\x00%s", len(namespace), namespace, len(bucket), bucket, len(key), key, etag)
 	var id objectID
 	h.Sum(id[:0])
 	return id

@@ -39,7 +39,7 @@ func (s *cached) ReadObject(ctx context.Context, bucket, key string, off int64, 
 		return s.src.ReadObject(ctx, bucket, key, off, p, opts)
 	}
 	c := s.c
-	id := newObjectID(bucket, key, normETag(opts.IfMatch))
+	id := newObjectID(c.namespace, bucket, key, normETag(opts.IfMatch))
 	bs := c.blockSize
 	end := off + int64(len(p))
 	var info *s3client.ObjectInfo // the source's answer, if it was asked
@@ -156,7 +156,7 @@ func (s *cached) Uploaded(ctx context.Context, bucket, key, etag string, body io
 	if etag == "" {
 		return
 	}
-	id := newObjectID(bucket, key, normETag(etag))
+	id := newObjectID(c.namespace, bucket, key, normETag(etag))
 	buf := c.getScratch()
 	defer c.putScratch(buf)
 	for idx := int64(0); idx*c.blockSize < size; idx++ {

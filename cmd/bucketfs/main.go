@@ -137,6 +137,7 @@ func run(cfg config, ready *os.File) error {
 		debug.SetMemoryLimit(cfg.fs.MaxMemory + 64<<20)
 	}
 	if cfg.dataCache.Dir != "" {
+		cfg.dataCache.Namespace = cfg.s3.Endpoint
 		dc, err := blockcache.Open(cfg.dataCache, logger.WithField("component", "cache"))
 		if err != nil {
 			return fmt.Errorf("--cache-dir: %w", err)

@@ -91,11 +91,38 @@ func getBytes(log string) int64 {
 	return total
 }
 
-// countingMount mounts bucket through a proxy that counts requests.
-func countingMount(t *testing.T, bucket string, args ...string) (*faultproxy.Proxy, *harness.Mount) {
-	t.Helper()
-	return proxied(t, bucket, args...)
+// counted mounts one bucket, as often as a test likes, through one proxy
+// that counts requests: the cache keys blocks by endpoint, so every mount
+// of a test must name the same one.
+type counted struct {
+	t      *testing.T
+	p      *faultproxy.Proxy
+	bucket string
+	marks  map[faultproxy.Op]int64 // counts when the last mount started
 }
+
+func newCounted(t *testing.T, bucket string) *counted {
+	t.Helper()
+	p, err := faultproxy.New(server.Endpoint, faultproxy.Options{Seed: 1, TLS: serverTLS(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() }) // after the mounts' cleanups
+	return &counted{t: t, p: p, bucket: bucket}
+}
+
+// mount mounts the bucket through the proxy; since counts from here.
+func (c *counted) mount(args ...string) *harness.Mount {
+	c.t.Helper()
+	c.marks = map[faultproxy.Op]int64{}
+	for _, op := range []faultproxy.Op{faultproxy.GetObject, faultproxy.HeadObject, faultproxy.ListObjects} {
+		c.marks[op] = c.p.Requests(op)
+	}
+	return mountBucket(c.t, c.bucket, append([]string{"--endpoint", c.p.URL()}, args...)...)
+}
+
+// since is the number of op requests since the last mount started.
+func (c *counted) since(op faultproxy.Op) int64 { return c.p.Requests(op) - c.marks[op] }
 
 // TestCacheWarmRereadAfterRemount: after a remount, a large file and many
 // small ones are read again from the cache: no GET at all.
@@ -108,12 +135,14 @@ func TestCacheWarmRereadAfterRemount(t *testing.T) {
 		small[k] = putRandom(t, bucket, k, 1000+i*97)
 	}
 	dir := t.TempDir()
-	p1, m1 := countingMount(t, bucket, "--cache-dir", dir)
+	c := newCounted(t, bucket)
+	m1 := c.mount("--cache-dir", dir)
 	readExact(t, filepath.Join(m1.Dir, "big"), big)
 	for k, want := range small {
 		readExact(t, filepath.Join(m1.Dir, k), want)
 	}
-	if got := p1.Requests(faultproxy.GetObject); got == 0 {
+	cold := c.since(faultproxy.GetObject)
+	if cold == 0 {
 		t.Fatalf("GETs of the cold read: got 0, want some")
 	}
 	if err := m1.Unmount(); err != nil {
@@ -123,16 +152,16 @@ func TestCacheWarmRereadAfterRemount(t *testing.T) {
 		t.Errorf("block files after the cold read: got %d, want %d (41 of big, one per small file)", n, 41+50)
 	}
 
-	p2, m2 := countingMount(t, bucket, "--cache-dir", dir)
+	m2 := c.mount("--cache-dir", dir)
 	readExact(t, filepath.Join(m2.Dir, "big"), big)
 	for k, want := range small {
 		readExact(t, filepath.Join(m2.Dir, k), want)
 	}
-	if got := p2.Requests(faultproxy.GetObject); got != 0 {
+	if got := c.since(faultproxy.GetObject); got != 0 {
 		t.Errorf("GETs of the warm re-read after a remount: got %d, want 0", got)
 	}
-	t.Logf("cold: %d GETs; warm: %d GETs, %d HEADs, %d LISTs", p1.Requests(faultproxy.GetObject),
-		p2.Requests(faultproxy.GetObject), p2.Requests(faultproxy.HeadObject), p2.Requests(faultproxy.ListObjects))
+	t.Logf("cold: %d GETs; warm: %d GETs, %d HEADs, %d LISTs", cold,
+		c.since(faultproxy.GetObject), c.since(faultproxy.HeadObject), c.since(faultproxy.ListObjects))
 }
 
 // TestCacheOverwrittenByAnotherClient: an object replaced by another
@@ -168,7 +197,8 @@ func TestCacheCorruptBlock(t *testing.T) {
 	bucket := cacheBucket(t)
 	data := putRandom(t, bucket, "f", 5<<20)
 	dir := t.TempDir()
-	m := mountBucket(t, bucket, "--cache-dir", dir)
+	c := newCounted(t, bucket)
+	m := c.mount("--cache-dir", dir)
 	readExact(t, filepath.Join(m.Dir, "f"), data)
 	if err := m.Unmount(); err != nil {
 		t.Fatal(err)
@@ -191,9 +221,9 @@ func TestCacheCorruptBlock(t *testing.T) {
 		}
 		f.Close()
 	}
-	p, m2 := countingMount(t, bucket, "--cache-dir", dir)
+	m2 := c.mount("--cache-dir", dir)
 	readExact(t, filepath.Join(m2.Dir, "f"), data)
-	if got := p.Requests(faultproxy.GetObject); got == 0 {
+	if got := c.since(faultproxy.GetObject); got == 0 {
 		t.Errorf("GETs after every block was corrupted: got 0, want the blocks fetched again")
 	}
 	if !strings.Contains(m2.Log(), "dropping a block") {
@@ -203,9 +233,9 @@ func TestCacheCorruptBlock(t *testing.T) {
 	if err := m2.Unmount(); err != nil {
 		t.Fatal(err)
 	}
-	p3, m3 := countingMount(t, bucket, "--cache-dir", dir)
+	m3 := c.mount("--cache-dir", dir)
 	readExact(t, filepath.Join(m3.Dir, "f"), data)
-	if got := p3.Requests(faultproxy.GetObject); got != 0 {
+	if got := c.since(faultproxy.GetObject); got != 0 {
 		t.Errorf("GETs after the refetch: got %d, want 0", got)
 	}
 }
@@ -254,7 +284,8 @@ func TestCacheKill9ThenReuse(t *testing.T) {
 	bucket := cacheBucket(t)
 	data := putRandom(t, bucket, "big", 64<<20)
 	dir := t.TempDir()
-	m := mountBucket(t, bucket, "--cache-dir", dir)
+	c := newCounted(t, bucket)
+	m := c.mount("--cache-dir", dir)
 	readers := make([]*exec.Cmd, 4)
 	for i := range readers {
 		readers[i] = exec.Command("dd", "if="+filepath.Join(m.Dir, "big"), "of=/dev/null", "bs=1M",
@@ -280,9 +311,9 @@ func TestCacheKill9ThenReuse(t *testing.T) {
 	before := len(cacheBlocks(t, dir))
 	t.Logf("%d blocks cached when killed", before)
 
-	p, m2 := countingMount(t, bucket, "--cache-dir", dir)
+	m2 := c.mount("--cache-dir", dir)
 	readExact(t, filepath.Join(m2.Dir, "big"), data)
-	gets := p.Requests(faultproxy.GetObject)
+	gets := c.since(faultproxy.GetObject)
 	if got, most := getBytes(m2.Log()), int64(len(data)-before<<20); got > most {
 		t.Errorf("bytes fetched after the crash: got %d, want at most %d (the %d blocks left are reused)", got, most, before)
 	}
@@ -298,9 +329,9 @@ func TestCacheKill9ThenReuse(t *testing.T) {
 	// A cold read of 64 MiB in 8 MiB chunks is 8 GETs; the reused blocks
 	// spare some of them unless they were all in the last chunks read.
 	t.Logf("GETs of the read after the crash: %d, %d bytes", gets, getBytes(m2.Log()))
-	p3, m3 := countingMount(t, bucket, "--cache-dir", dir)
+	m3 := c.mount("--cache-dir", dir)
 	readExact(t, filepath.Join(m3.Dir, "big"), data)
-	if got := p3.Requests(faultproxy.GetObject); got != 0 {
+	if got := c.since(faultproxy.GetObject); got != 0 {
 		t.Errorf("GETs of a third read: got %d, want 0", got)
 	}
 }
@@ -349,7 +380,8 @@ func TestCacheWriteThrough(t *testing.T) {
 	bucket := cacheBucket(t)
 	old := putRandom(t, bucket, "rewritten", 3<<20)
 	dir := t.TempDir()
-	m := mountBucket(t, bucket, "--cache-dir", dir)
+	c := newCounted(t, bucket)
+	m := c.mount("--cache-dir", dir)
 	written := randomBytes(5<<20 + 3)
 	if err := os.WriteFile(filepath.Join(m.Dir, "written"), written, 0o644); err != nil {
 		t.Fatal(err)
@@ -373,10 +405,10 @@ func TestCacheWriteThrough(t *testing.T) {
 	if got := getObject(t, bucket, "rewritten"); !bytes.Equal(got, rewritten) {
 		t.Fatalf("the rewritten object is not what was written")
 	}
-	p, m2 := countingMount(t, bucket, "--cache-dir", dir)
+	m2 := c.mount("--cache-dir", dir)
 	readExact(t, filepath.Join(m2.Dir, "written"), written)
 	readExact(t, filepath.Join(m2.Dir, "rewritten"), rewritten)
-	if got := p.Requests(faultproxy.GetObject); got != 0 {
+	if got := c.since(faultproxy.GetObject); got != 0 {
 		t.Errorf("GETs reading back what this mount wrote: got %d, want 0", got)
 	}
 }
