@@ -25,6 +25,10 @@ package fs
 // them: an interrupted read returns EINTR at once, and its chunk serves
 // the retry.
 //
+// Every byte comes from r.data (FS.data): the store, or the data cache
+// in front of it (Options.Cache), which the reader does not know of; the
+// If-Match pin is also what the cache keys blocks by.
+//
 // Whole-object check (ReadOptions.Verify; etagSum): while chunks are
 // fetched in order from offset 0, each is hashed (MD5) in order off the
 // read path; when the last byte is reached the sum is compared with the
