@@ -41,8 +41,10 @@
 // Each miss copies its blocks into the write-behind queue (at most
 // Options.WriteBehind bytes, 16 MiB: memory the mount uses on top of its
 // read buffers), from which two goroutines write them with their CRC;
-// when the disk falls behind, blocks that find the queue full are not
-// cached. Each hit reads the whole block and checks its CRC, also for a
+// when the disk falls behind, a read that finds the queue full writes
+// its block itself, so a cold read runs at the pace of the slower of the
+// source and the disk (on loopback MinIO in a small VM, the disk: see
+// docs/benchmark.md). Each hit reads the whole block and checks its CRC, also for a
 // read of a part of it. Random reads of less than a block fetch the
 // whole aligned block. Memory: the index (about 200 bytes per block)
 // and a scratch block per read that is not block-aligned.
