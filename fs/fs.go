@@ -7,6 +7,8 @@
 //
 //   - fs.go: Store (the S3 calls fs makes), Options, FS (what one mount
 //     shares), New, and loc, a node's bucket and key.
+//   - source.go: Source, where object bytes come from (the store, or a
+//     data cache in front of it), and DataCache.
 //   - uninterruptible.go: the Store wrapper that keeps S3 work going when
 //     a FUSE request is interrupted.
 //   - errno.go: toErrno, the one mapping of store errors to errno values.
@@ -164,11 +166,15 @@ type Options struct {
 	// Endpoint is the server's URL. Its host tells this server's
 	// journals from those of others in StateDir.
 	Endpoint string
+	// Cache, when not nil, is a local cache of object data in front of
+	// the store's reads (source.go).
+	Cache DataCache
 }
 
 // FS is the state shared by every node of one mount.
 type FS struct {
 	store    Store
+	data     Source                 // where object bytes come from: store, or a cache in front of it
 	attrs    *cache.Cache[Attr]     // keyed by cacheKey(bucket, key)
 	listings *cache.Cache[*listing] // complete listings, keyed by cacheKey(bucket, prefix)
 	// relisting holds, by the same key, the listing a keepFresh is
@@ -220,6 +226,10 @@ func New(store Store, cacheOpts cache.Options, opts Options, log *logrus.Entry) 
 		fillSlots: make(chan struct{}, fillParallel),
 		parts:     &bufPool{size: opts.Write.PartSize, mem: mem},
 		chunks:    &bufPool{size: opts.Read.ChunkSize, mem: mem},
+	}
+	f.data = f.store
+	if opts.Cache != nil {
+		f.data = opts.Cache.Wrap(f.store)
 	}
 	if journal != nil {
 		go journal.sweepLoop()

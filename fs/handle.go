@@ -63,7 +63,7 @@ func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadRes
 		return fuse.ReadResultData(nil), 0
 	}
 	if h.r == nil {
-		h.r = newReader(f.fsys.store, f.fsys.chunks, l, h.v, f.fsys.opts.Read, f.fsys.log, f.markChanged)
+		h.r = newReader(f.fsys.store, f.fsys.data, f.fsys.chunks, l, h.v, f.fsys.opts.Read, f.fsys.log, f.markChanged)
 	}
 	r := h.r
 	h.mu.Unlock()

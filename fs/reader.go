@@ -25,6 +25,10 @@ package fs
 // them: an interrupted read returns EINTR at once, and its chunk serves
 // the retry.
 //
+// Every byte comes from r.data (FS.data): the store, or the data cache
+// in front of it (Options.Cache), which the reader does not know of; the
+// If-Match pin is also what the cache keys blocks by.
+//
 // Whole-object check (ReadOptions.Verify; etagSum): while chunks are
 // fetched in order from offset 0, each is hashed (MD5) in order off the
 // read path; when the last byte is reached the sum is compared with the
@@ -125,7 +129,8 @@ type chunk struct {
 
 // reader serves reads of one version of one object for one open file.
 type reader struct {
-	store   Store
+	store   Store  // for the HEAD that names a changed object's new ETag
+	data    Source // the bytes
 	l       loc
 	opts    ReadOptions
 	log     *logrus.Entry
@@ -152,9 +157,9 @@ type reader struct {
 	summed int64 // bytes hashed so far; -1 once the check is given up
 }
 
-func newReader(store Store, pool *bufPool, l loc, v version, opts ReadOptions, log *logrus.Entry, changed func()) *reader {
+func newReader(store Store, data Source, pool *bufPool, l loc, v version, opts ReadOptions, log *logrus.Entry, changed func()) *reader {
 	opts.setDefaults()
-	r := &reader{store: store, pool: pool, l: l, v: v, opts: opts, log: log, changed: changed, chunks: map[int64]*chunk{}}
+	r := &reader{store: store, data: data, pool: pool, l: l, v: v, opts: opts, log: log, changed: changed, chunks: map[int64]*chunk{}}
 	if !opts.Verify {
 		r.chainNext = 1 // off from the start
 	}
@@ -396,7 +401,7 @@ func (r *reader) fetch(start int64, data []byte) ([]byte, *s3client.ObjectInfo, 
 	if failed != nil {
 		return data[:0], nil, failed
 	}
-	n, info, err := r.store.ReadObject(context.Background(), r.l.bucket, r.l.key, start, data, s3client.GetOptions{IfMatch: etag})
+	n, info, err := r.data.ReadObject(context.Background(), r.l.bucket, r.l.key, start, data, s3client.GetOptions{IfMatch: etag})
 	if errors.Is(err, s3client.ErrPreconditionFailed) {
 		return data[:0], nil, r.fail(etag)
 	}

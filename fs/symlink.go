@@ -35,7 +35,7 @@ func (s *Symlink) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 		return nil, syscall.ENOENT
 	}
 	buf := make([]byte, 4096)
-	n, _, err := s.fsys.store.ReadObject(ctx, l.bucket, l.key, 0, buf, s3client.GetOptions{})
+	n, _, err := s.fsys.data.ReadObject(ctx, l.bucket, l.key, 0, buf, s3client.GetOptions{})
 	if err != nil {
 		return nil, s.fsys.errno("readlink", l.key, err)
 	}

@@ -91,6 +91,7 @@ type target struct {
 // uploads only touch the multipart upload, which has its own lock.
 type writer struct {
 	store Store
+	data  Source // the object's bytes, for staging
 	opts  WriteOptions
 	log   *logrus.Entry
 	pool  *bufPool
@@ -117,7 +118,7 @@ type writer struct {
 // newWriter returns a writer for an object of size bytes (clean), or
 // for a new empty file when created is set.
 func (f *FS) newWriter(size int64, created bool) *writer {
-	w := &writer{store: f.store, opts: f.opts.Write, log: f.log, pool: f.parts, size: size}
+	w := &writer{store: f.store, data: f.data, opts: f.opts.Write, log: f.log, pool: f.parts, size: size}
 	if created {
 		w.state, w.dirty = stateStream, true
 	}
@@ -277,7 +278,7 @@ func (w *writer) download(ctx context.Context, t target, tmp *os.File) error {
 	opts := s3client.GetOptions{IfMatch: t.etag}
 	for off := int64(0); off < w.size; {
 		want := min(int64(len(buf)), w.size-off)
-		n, info, err := w.store.ReadObject(ctx, t.bucket, t.key, off, buf[:want], opts)
+		n, info, err := w.data.ReadObject(ctx, t.bucket, t.key, off, buf[:want], opts)
 		if err != nil {
 			return err
 		}
@@ -319,14 +320,25 @@ func (w *writer) Flush(ctx context.Context, t target) (string, error) {
 	}
 	var etag string
 	var err error
+	// The whole content is at hand after the upload unless parts of it
+	// left memory as they went (a streamed multipart upload).
+	var body io.ReaderAt
+	size := w.size
 	switch w.state {
 	case stateStream:
+		if w.mp == nil {
+			body, size = bytes.NewReader(w.buf), int64(len(w.buf))
+		}
 		etag, err = w.flushStream(ctx, t)
 	case stateStaged:
+		body = w.tmp
 		etag, err = w.flushStaged(ctx, t)
 	}
 	if err != nil {
 		return "", err
+	}
+	if u, ok := w.data.(Uploaded); ok && body != nil && etag != "" {
+		u.Uploaded(ctx, t.bucket, t.key, etag, body, size)
 	}
 	w.reset()
 	return etag, nil

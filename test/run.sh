@@ -57,7 +57,7 @@ fuzz() {
     go test -run "^$f\$" -fuzz "^$f\$" -fuzztime "${FUZZTIME:-10s}" ./s3client/ || return 1
   done
 }
-pass "race detector: fs, cache, s3client" go test -race -count=1 -timeout 20m "$@" ./fs/ ./cache/ ./s3client/
+pass "race detector: fs, cache, s3client" go test -race -count=1 -timeout 20m "$@" ./fs/ ./cache/... ./s3client/
 pass "fuzz targets (${FUZZTIME:-10s} each)" fuzz
 
 echo

@@ -23,6 +23,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"github.com/sirupsen/logrus"
 
+	"github.com/bucketfs/bucketfs/cache/blockcache"
 	bfs "github.com/bucketfs/bucketfs/fs"
 	"github.com/bucketfs/bucketfs/s3client"
 )
@@ -67,18 +68,20 @@ func main() {
 }
 
 // childArgs are the arguments of the detached child: the same, with the
-// mount point made absolute (the child runs in /).
+// mount point made absolute (the child runs in /), and the directories
+// resolve made absolute given again at the end (later options win).
 func childArgs(args []string, cfg config) []string {
-	abs, err := filepath.Abs(cfg.mountpoint)
-	if err != nil {
-		return args
-	}
 	out := append([]string(nil), args...)
-	for i := len(out) - 1; i >= 0; i-- {
-		if out[i] == cfg.mountpoint {
-			out[i] = abs
-			break
+	if abs, err := filepath.Abs(cfg.mountpoint); err == nil {
+		for i := len(out) - 1; i >= 0; i-- {
+			if out[i] == cfg.mountpoint {
+				out[i] = abs
+				break
+			}
 		}
+	}
+	if cfg.dataCache.Dir != "" {
+		out = append(out, "--cache-dir="+cfg.dataCache.Dir)
 	}
 	return out
 }
@@ -132,6 +135,15 @@ func run(cfg config, ready *os.File) error {
 		// Past the buffers' budget, the garbage collector works harder
 		// rather than let the heap double.
 		debug.SetMemoryLimit(cfg.fs.MaxMemory + 64<<20)
+	}
+	if cfg.dataCache.Dir != "" {
+		cfg.dataCache.Namespace = cfg.s3.Endpoint
+		dc, err := blockcache.Open(cfg.dataCache, logger.WithField("component", "cache"))
+		if err != nil {
+			return fmt.Errorf("--cache-dir: %w", err)
+		}
+		defer dc.Close()
+		cfg.fs.Cache = dataCache{dc}
 	}
 	_, root := bfs.New(client, cfg.cache, cfg.fs, logger.WithField("component", "fs"))
 	fuseLevel := logrus.DebugLevel
@@ -197,6 +209,11 @@ func run(cfg config, ready *os.File) error {
 	logger.Infof("unmounted %s", cfg.mountpoint)
 	return nil
 }
+
+// dataCache is a blockcache.Cache as the fs.DataCache it is.
+type dataCache struct{ c *blockcache.Cache }
+
+func (d dataCache) Wrap(src bfs.Source) bfs.Source { return d.c.Wrap(src) }
 
 // unmountOnSignal unmounts on the first signal from sigs (SIGINT or
 // SIGTERM). With files still open the mount is detached instead: open

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bucketfs/bucketfs/cache"
+	"github.com/bucketfs/bucketfs/cache/blockcache"
 	bfs "github.com/bucketfs/bucketfs/fs"
 	"github.com/bucketfs/bucketfs/s3client"
 )
@@ -23,6 +24,7 @@ type config struct {
 	creds              s3client.CredentialOptions
 	fs                 bfs.Options
 	cache              cache.Options
+	dataCache          blockcache.Options // on when Dir is set
 	kernelTTL          time.Duration
 	caFile             string
 	allowOther         bool
@@ -77,6 +79,8 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fl.DurationVar(&cfg.cache.TTL, "cache-ttl", cache.DefaultTTL, "how long attributes and listings stay cached (`duration`)")
 	fl.DurationVar(&cfg.cache.NegativeTTL, "negative-cache-ttl", cache.DefaultNegativeTTL, "how long a missing name stays cached (`duration`)")
 	fl.IntVar(&cfg.cache.Size, "cache-size", cache.DefaultSize, "`number` of names the cache holds")
+	fl.StringVar(&cfg.dataCache.Dir, "cache-dir", "", "keep blocks of the objects read in this `directory` (created 0700), so re-reads, also after a remount, cost no request (default: no data cache)")
+	fl.Var(sizeValue{&cfg.dataCache}, "cache-max-size", fmt.Sprintf("most bytes the data cache uses on disk: `size` in bytes with an optional K, M, G or T suffix, or N%% of the free space of --cache-dir's filesystem (default %dG)", blockcache.DefaultMaxSize>>30))
 	fl.DurationVar(&cfg.kernelTTL, "kernel-cache-ttl", time.Second, "how long the kernel caches names and attributes (`duration`)")
 
 	// Uploads.
@@ -123,6 +127,7 @@ var optionAliases = map[string]string{
 	"sigv4":                  "signature=v4",
 	"public_bucket":          "anonymous",
 	"endpoint_region":        "region",
+	"use_cache":              "cache-dir",
 }
 
 // mountOnlyOptions are accepted and ignored: mount(8) and systemd use
@@ -264,8 +269,69 @@ func (cfg *config) resolve() error {
 		}
 		cfg.fs.StateDir = dir
 	}
+	if cfg.dataCache.Dir == "" && (cfg.dataCache.MaxSize > 0 || cfg.dataCache.MaxPercent > 0) {
+		return fmt.Errorf("--cache-max-size needs --cache-dir")
+	}
+	if cfg.dataCache.Dir != "" {
+		dir, err := filepath.Abs(cfg.dataCache.Dir)
+		if err != nil {
+			return fmt.Errorf("--cache-dir: %w", err)
+		}
+		cfg.dataCache.Dir = dir
+	}
 	cfg.fs.Endpoint = cfg.s3.Endpoint
 	return nil
+}
+
+// sizeValue is the flag.Value of --cache-max-size: bytes with an
+// optional K, M, G or T suffix (powers of 1024), or a percentage.
+type sizeValue struct{ o *blockcache.Options }
+
+func (v sizeValue) String() string {
+	switch {
+	case v.o == nil:
+		return ""
+	case v.o.MaxPercent > 0:
+		return strconv.FormatFloat(v.o.MaxPercent, 'g', -1, 64) + "%"
+	case v.o.MaxSize > 0:
+		return strconv.FormatInt(v.o.MaxSize, 10)
+	}
+	return ""
+}
+
+func (v sizeValue) Set(s string) error {
+	if p, ok := strings.CutSuffix(s, "%"); ok {
+		f, err := strconv.ParseFloat(p, 64)
+		if err != nil || f <= 0 || f > 100 {
+			return fmt.Errorf("want a percentage in (0, 100], got %q", s)
+		}
+		v.o.MaxPercent, v.o.MaxSize = f, 0
+		return nil
+	}
+	n, err := parseSize(s)
+	if err != nil {
+		return err
+	}
+	v.o.MaxSize, v.o.MaxPercent = n, 0
+	return nil
+}
+
+// parseSize reads "123", "512K", "64M", "4G", "1T" (also "4GiB", "4GB":
+// powers of 1024 all the same).
+func parseSize(s string) (int64, error) {
+	t := strings.TrimSuffix(strings.TrimSuffix(strings.ToUpper(strings.TrimSpace(s)), "B"), "I")
+	mult := int64(1)
+	if t != "" {
+		if i := strings.IndexByte("KMGT", t[len(t)-1]); i >= 0 {
+			mult = 1 << (10 * (i + 1))
+			t = t[:len(t)-1]
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n <= 0 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("want a positive size in bytes, with an optional K, M, G or T suffix, or N%%, got %q", s)
+	}
+	return n * mult, nil
 }
 
 // uintValue is a flag.Value for a uint32 in a base (8 for modes).

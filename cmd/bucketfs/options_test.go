@@ -72,7 +72,21 @@ func TestParseArgs(t *testing.T) {
 		{"daemon flag", []string{"--daemon", "b", "/mnt"}, func(t *testing.T, cfg config) {
 			want(t, cfg.daemon, true)
 		}},
+		{"data cache", []string{"--cache-dir", "/var/cache/b", "--cache-max-size", "512M", "b", "/mnt"}, func(t *testing.T, cfg config) {
+			want(t, cfg.dataCache.Dir, "/var/cache/b")
+			want(t, cfg.dataCache.MaxSize, int64(512<<20))
+			want(t, cfg.dataCache.MaxPercent, 0.0)
+		}},
+		{"data cache as a percentage, s3fs's use_cache", []string{"b", "/mnt", "-o", "use_cache=/c,cache_max_size=25%"}, func(t *testing.T, cfg config) {
+			want(t, cfg.dataCache.Dir, "/c")
+			want(t, cfg.dataCache.MaxPercent, 25.0)
+			want(t, cfg.dataCache.MaxSize, int64(0))
+		}},
+		{"data cache sizes", []string{"--cache-dir=/c", "--cache-max-size", "2GiB", "b", "/mnt"}, func(t *testing.T, cfg config) {
+			want(t, cfg.dataCache.MaxSize, int64(2<<30))
+		}},
 		{"defaults", []string{"b", "/mnt"}, func(t *testing.T, cfg config) {
+			want(t, cfg.dataCache.Dir, "")
 			want(t, cfg.fs.StatHead, true)
 			want(t, cfg.fs.Umask, uint32(0o022))
 			want(t, cfg.fs.Write.PartSize, int64(8<<20))
@@ -112,6 +126,10 @@ func TestParseArgsErrors(t *testing.T) {
 		{[]string{"a/b", "/mnt"}, "bad SOURCE"},
 		{[]string{"--abort-stale-uploads=-1s", "b", "/mnt"}, "must not be negative"},
 		{[]string{"--part-size", "1000", "b", "/mnt"}, "at least 5 MiB"},
+		{[]string{"--cache-dir=/c", "--cache-max-size", "lots", "b", "/mnt"}, "want a positive size"},
+		{[]string{"--cache-dir=/c", "--cache-max-size", "0", "b", "/mnt"}, "want a positive size"},
+		{[]string{"--cache-dir=/c", "--cache-max-size", "150%", "b", "/mnt"}, "want a percentage"},
+		{[]string{"--cache-max-size", "1G", "b", "/mnt"}, "needs --cache-dir"},
 	}
 	for _, tt := range tests {
 		_, err := parseArgs(tt.args)
@@ -156,5 +174,19 @@ func TestChildArgsAbsoluteMountpoint(t *testing.T) {
 	got := childArgs([]string{"b", "rel/mnt", "-o", "rw"}, cfg)
 	if !strings.HasPrefix(got[1], "/") || !strings.HasSuffix(got[1], "/rel/mnt") {
 		t.Errorf("childArgs: got %q, want an absolute mount point", got)
+	}
+}
+
+func TestChildArgsAbsoluteCacheDir(t *testing.T) {
+	// The child runs in /: a relative --cache-dir must reach it absolute.
+	args := []string{"b", "/mnt", "--cache-dir", "rel/cache"}
+	cfg, err := parseArgs(args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := childArgs(args, cfg)
+	last := got[len(got)-1]
+	if d, ok := strings.CutPrefix(last, "--cache-dir="); !ok || !strings.HasPrefix(d, "/") || !strings.HasSuffix(d, "/rel/cache") {
+		t.Errorf("childArgs: got %q, want an absolute --cache-dir last", got)
 	}
 }

@@ -53,10 +53,16 @@ type options struct {
 	rssMiB      int    // read path: the object read for the peak RSS
 	bigdirFiles int    // big directory: objects in it
 	md5OffFlag  string // read path: mount flags that turn the MD5 check off
-	warmup      bool
-	s3fs        bool
-	only        string
-	keep        bool
+	// The data-cache group.
+	cacheMiB         int // the object read cold, warm and without the cache
+	cacheDistinct    int // distinct objects read through a small cache
+	cacheDistinctMiB int // the size of each
+	cacheLimitMiB    int // the small cache's --cache-max-size
+	cacheReaders     int // cats at once through the small cache
+	warmup           bool
+	s3fs             bool
+	only             string
+	keep             bool
 }
 
 func parseFlags() options {
@@ -78,10 +84,15 @@ func parseFlags() options {
 	flag.IntVar(&o.rssMiB, "rss-mib", 4096, "bigread: size of the object read to measure the mount's peak RSS, MiB")
 	flag.IntVar(&o.bigdirFiles, "bigdir-files", 100000, "bigdir: objects in the one big directory (ls -l, find, du -s)")
 	flag.StringVar(&o.md5OffFlag, "md5-off-flag", "", `bigread: mount flags that turn the MD5 check of whole reads off, e.g. "--verify-md5=false"; empty: the row is not run`)
+	flag.IntVar(&o.cacheMiB, "cache-mib", 512, "cache: size of the object read cold and warm (after a remount), MiB")
+	flag.IntVar(&o.cacheDistinct, "cache-distinct", 16, "cache: number of distinct objects read through a small cache")
+	flag.IntVar(&o.cacheDistinctMiB, "cache-distinct-mib", 256, "cache: size of each distinct object, MiB")
+	flag.IntVar(&o.cacheLimitMiB, "cache-limit-mib", 256, "cache: --cache-max-size of the small cache, MiB")
+	flag.IntVar(&o.cacheReaders, "cache-readers", 4, "cache: cats at once reading the distinct objects")
 	flag.IntVar(&o.repeat, "n", 3, "runs of every timed scenario; the median is printed")
 	flag.BoolVar(&o.warmup, "warmup", true, "read the large file once, untimed, through each mount before the timed reads")
 	flag.BoolVar(&o.s3fs, "s3fs", true, "also measure s3fs, if it is installed (found on PATH)")
-	flag.StringVar(&o.only, "only", "", "comma-separated groups to run: write,read,small,ls,tree,random, and bigread, parwrite and bigdir (opt-in); all = every group (default: all but those two)")
+	flag.StringVar(&o.only, "only", "", "comma-separated groups to run: write,read,small,ls,tree,random, and bigread, parwrite, bigdir and cache (opt-in); all = every group (default: all but those two)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir (logs of every mount) and print its path")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "Usage: go run ./test/bench [flags]\n\n"+
@@ -92,6 +103,7 @@ func parseFlags() options {
 	o.repeat = max(o.repeat, 1)
 	o.treeDirs = max(o.treeDirs, 1)
 	o.parFiles = max(o.parFiles, 1)
+	o.cacheReaders = max(o.cacheReaders, 1)
 	return o
 }
 
@@ -318,8 +330,11 @@ func (b *bench) wants(group string) bool {
 
 // optIn reports whether group runs only when -only names it: the read
 // path (bigread) uploads 6 GiB and takes about 2.5 minutes by itself,
-// parwrite writes 4 GiB, bigdir puts 100 000 objects.
-func optIn(group string) bool { return group == "bigread" || group == "parwrite" || group == "bigdir" }
+// parwrite writes 4 GiB, bigdir puts 100 000 objects, cache uploads
+// 4.5 GiB and reads 9 GiB.
+func optIn(group string) bool {
+	return group == "bigread" || group == "parwrite" || group == "bigdir" || group == "cache"
+}
 
 // runAll runs the selected scenario groups in order; later groups read
 // what earlier ones wrote, and make it themselves when run alone.
@@ -338,6 +353,7 @@ func (b *bench) runAll() []*row {
 		{"bigread", b.groupBigRead},
 		{"parwrite", b.groupParWrite},
 		{"bigdir", b.groupBigDir},
+		{"cache", b.groupCache},
 	}
 	for _, g := range groups {
 		if !b.wants(g.name) {

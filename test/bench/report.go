@@ -228,7 +228,7 @@ func reportTargets(w io.Writer, rows []*row) {
 	if !any {
 		return
 	}
-	fmt.Fprintf(w, "\nread path (issue 10 targets; N× raw = the mount's MiB/s over raw's, 1.00 = as fast):\n")
+	fmt.Fprintf(w, "\ntargets (issues 10 and 13; N× raw = the mount's MiB/s over raw's, 1.00 = as fast):\n")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "scenario\tmeasured\ttarget")
 	for _, r := range rows {
