@@ -68,6 +68,8 @@ type listing struct {
 type listFacts struct {
 	hidden     int  // keys not shown (names we refuse: "..", "a//b")
 	markerData bool // the directory's own marker holds bytes
+	// metaPages are the first pages that were listed with metadata.
+	metaPages int
 	// both are the names listed as a directory and as an object (an
 	// old-style s3fs directory "a" with keys below it, or a file
 	// shadowed by a directory).
@@ -384,12 +386,18 @@ type dirEntry struct {
 	attr Attr
 }
 
+// metaPages is how many pages a listing asks metadata for: a directory
+// of up to 2000 names (1000 files and their directory's marker make two
+// pages) needs no second listing for ls -l.
+const metaPages = 2
+
 // list reads every page of the listing of directory dir, caches it as
-// complete, and returns it sorted. The first page asks for metadata
-// (MinIO gives each object's in the listing: a small directory's names
-// then need no HEAD for their modes); the others do not, as most
-// readdirs never need it and it triples MinIO's cost of a listing:
-// fillMeta lists a page again with it when a name of it is stat'ed.
+// complete, and returns it sorted. The first metaPages pages ask for
+// metadata (MinIO gives each object's in the listing: a small
+// directory's names then need no HEAD for their modes); the others do
+// not, as most readdirs never need it and it triples MinIO's cost of a
+// listing: fillMeta lists a page again with it when a name of it is
+// stat'ed.
 func (f *FS) list(ctx context.Context, dir loc) ([]dirEntry, error) {
 	made := time.Now()
 	byName := map[string]Attr{}
@@ -403,6 +411,7 @@ func (f *FS) list(ctx context.Context, dir loc) ([]dirEntry, error) {
 		}
 		if in.Metadata {
 			f.noteMetaListing(page)
+			facts.metaPages++
 		}
 		bound := ""
 		for _, p := range page.CommonPrefixes {
@@ -441,7 +450,7 @@ func (f *FS) list(ctx context.Context, dir loc) ([]dirEntry, error) {
 			break
 		}
 		in.ContinuationToken = page.NextContinuationToken
-		in.Metadata = false
+		in.Metadata = in.Metadata && facts.metaPages < metaPages
 	}
 	return f.cacheListing(dir, byName, made, bounds, facts), nil
 }
@@ -509,10 +518,13 @@ func (f *FS) cacheListing(dir loc, byName map[string]Attr, made time.Time, bound
 		sorted[i] = e.name
 	}
 	ls := &listing{names: byName, sorted: sorted, made: made, cached: time.Now(), bounds: bounds, sweeps: sweeps, facts: facts}
-	if len(bounds) > 0 {
+	if facts != nil && facts.metaPages > 0 {
 		done := make(chan struct{})
 		close(done)
-		ls.fills = map[int]chan struct{}{0: done} // listed with metadata
+		ls.fills = map[int]chan struct{}{}
+		for p := range min(facts.metaPages, len(bounds)) {
+			ls.fills[p] = done // listed with metadata
+		}
 	}
 	ls.fromTree.Store(bounds == nil)
 	f.listings.Put(dir.cacheKey(), ls)

@@ -37,6 +37,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -346,6 +347,9 @@ func (c *Client) once(ctx context.Context, r *request, deadline time.Time) (*htt
 	resp, err := c.http.Do(req)
 	wd.stop()
 	fields := logrus.Fields{"op": r.op, "method": r.method, "bucket": r.bucket, "key": r.key, "host": req.URL.Host}
+	if q := req.URL.RawQuery; q != "" && !strings.Contains(q, "Signature") {
+		fields["query"] = q // a LIST's prefix and markers; never a presigned URL's signature
+	}
 	if err != nil {
 		cancel()
 		err = wd.explain(err, "waiting for the answer")

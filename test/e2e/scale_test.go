@@ -70,9 +70,9 @@ func TestScanRequests(t *testing.T) {
 	m.Unmount()
 
 	// ls -l: exact modes; on MinIO its listings carry the metadata, so
-	// no HEAD at all. LISTs: the lookup of scan (one key), the listing's
-	// two pages, and on MinIO the second page once more with metadata
-	// (the first carried it). Elsewhere a HEAD per name.
+	// no HEAD at all. LISTs: the lookup of scan (one key) and the
+	// listing's two pages (on MinIO both carry the metadata). Elsewhere
+	// a HEAD per name.
 	m, log := freshMount(t, bucket)
 	mark := logLen(t, log)
 	before := requests(t, log)
@@ -99,8 +99,8 @@ func TestScanRequests(t *testing.T) {
 	t.Logf("%s: ls -l of %d files on a fresh mount: %d LIST, %d HEAD of files (%v)", sw.Server, scanFiles, lists, heads, diff(before, after))
 	switch server.Kind {
 	case harness.ServerMinIO:
-		if lists > 4 || heads != 0 {
-			t.Errorf("ls -l on MinIO: %d LIST, %d HEAD of files; want at most 4 LIST and no HEAD", lists, heads)
+		if lists > 3 || heads != 0 {
+			t.Errorf("ls -l on MinIO: %d LIST, %d HEAD of files; want at most 3 LIST and no HEAD", lists, heads)
 		}
 	default:
 		if lists > 3 || heads != scanFiles {
@@ -201,7 +201,10 @@ func TestHundredThousand(t *testing.T) {
 	})
 	t.Logf("put %d objects in %v", n, time.Since(start).Round(time.Second))
 
-	m, log := freshMount(t, bucket)
+	// A TTL longer than the scans: on a loaded machine ls -l can outlast
+	// half the default 30 s, and the listing made again meanwhile
+	// (keepFresh, unit-tested in fs) would make the count depend on time.
+	m, log := freshMount(t, bucket, "--cache-ttl", "10m")
 	mark := logLen(t, log)
 	before := requests(t, log)
 	start = time.Now()
@@ -225,10 +228,10 @@ func TestHundredThousand(t *testing.T) {
 	if lists := mid["ListObjectsV2"] - before["ListObjectsV2"]; lists > 101 {
 		t.Errorf("ls of %d: %d LIST, want at most 101", n, lists)
 	}
-	// ls -l lists again (a new readdir) and once more with metadata;
-	// if it outlasts half the 30 s TTL, the listing is made again once.
-	if lists := after["ListObjectsV2"] - mid["ListObjectsV2"]; lists > 303 {
-		t.Errorf("ls -l of %d: %d LIST, want at most 303", n, lists)
+	// ls -l lists again (a new readdir: 100 pages, the first two with
+	// metadata) and the other 98 pages once more with metadata.
+	if lists := after["ListObjectsV2"] - mid["ListObjectsV2"]; lists > 202 {
+		t.Errorf("ls -l of %d: %d LIST, want at most 202", n, lists)
 	}
 	if heads != 0 {
 		t.Errorf("ls and ls -l of %d: %d HEAD of files, want none", n, heads)
