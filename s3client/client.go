@@ -49,6 +49,9 @@ type Credentials struct {
 	AccessKey    string
 	SecretKey    string
 	SessionToken string
+	// Expires is when temporary credentials stop working; zero for keys
+	// that do not expire.
+	Expires time.Time
 }
 
 // Defaults of Options, also the defaults of the bucketfs command.
@@ -77,11 +80,17 @@ const (
 // Options configure a Client.
 type Options struct {
 	// Endpoint is the server URL, e.g. "http://127.0.0.1:9000".
-	Endpoint    string
-	Region      string // default "us-east-1"
+	Endpoint string
+	Region   string // default "us-east-1"
+	// Credentials are fixed keys, used when CredentialsProvider is nil.
 	Credentials Credentials
-	Signature   string // SignatureAuto (default), SignatureV4 or SignatureV2
-	Addressing  string // AddressingAuto (default), AddressingPath or AddressingVirtual
+	// CredentialsProvider, if set, is asked for the credentials of every
+	// attempt (see RenewingCredentials). A request refused with
+	// ExpiredToken, InvalidToken or InvalidAccessKeyId is retried once
+	// with fresh ones if it can invalidate what it gave.
+	CredentialsProvider CredentialsProvider
+	Signature           string // SignatureAuto (default), SignatureV4 or SignatureV2
+	Addressing          string // AddressingAuto (default), AddressingPath or AddressingVirtual
 	// CAFiles are PEM files of CAs trusted in addition to the system's.
 	CAFiles            []string
 	InsecureSkipVerify bool
@@ -112,6 +121,7 @@ type Client struct {
 	opts     Options
 	http     *http.Client
 	log      *logrus.Entry
+	creds    CredentialsProvider
 
 	mu         sync.Mutex    // protects the fields below
 	skew       time.Duration // server clock minus ours, learnt from RequestTimeTooSkewed
@@ -178,17 +188,25 @@ func New(opts Options) (*Client, error) {
 		}
 		hc = &http.Client{Transport: tr}
 	}
-	return &Client{endpoint: u, opts: opts, http: hc, log: opts.Log, useV2: opts.Signature == SignatureV2}, nil
+	creds := opts.CredentialsProvider
+	if creds == nil {
+		creds = StaticCredentials(opts.Credentials)
+	}
+	return &Client{endpoint: u, opts: opts, http: hc, log: opts.Log, creds: creds, useV2: opts.Signature == SignatureV2}, nil
 }
 
 // do sends r with retries and returns a response with a 2xx status; any
 // other status becomes an *Error. The caller closes the body.
 func (c *Client) do(ctx context.Context, r *request) (*http.Response, error) {
 	var lastErr error
-	skewRetried := false
+	skewRetried, credRetried := false, false
 	deadline := time.Now().Add(c.opts.RequestTimeout)
 	for attempt := 0; ; attempt++ {
-		resp, err := c.once(ctx, r, deadline)
+		cred, err := c.creds.Retrieve(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("s3 %s %q: %w", r.op, where(r.bucket, r.key), err)
+		}
+		resp, err := c.once(ctx, r, deadline, cred)
 		if err == nil {
 			return resp, nil
 		}
@@ -202,11 +220,16 @@ func (c *Client) do(ctx context.Context, r *request) (*http.Response, error) {
 			attempt--
 			continue
 		}
+		if !credRetried && c.refreshRefused(ctx, r, err, cred) {
+			credRetried = true
+			attempt--
+			continue
+		}
 		if c.fallBackToV2(err) {
 			attempt--
 			continue
 		}
-		if switched, resp, err := c.probeV2(ctx, r, err); switched {
+		if switched, resp, err := c.probeV2(ctx, r, err, cred); switched {
 			return resp, err
 		}
 		if !retryable(r.method, err) || attempt >= c.opts.MaxRetries || c.opts.MaxRetries < 0 || time.Now().After(deadline) {
@@ -253,7 +276,7 @@ func (c *Client) fallBackToV2(err error) bool {
 // is sent once more signed with SigV2; if that succeeds or finds nothing
 // (404), the client signs with SigV2 from now on, the probe's answer is
 // the request's and switched is true. Otherwise the first error stands.
-func (c *Client) probeV2(ctx context.Context, r *request, err error) (switched bool, resp *http.Response, perr error) {
+func (c *Client) probeV2(ctx context.Context, r *request, err error, cred Credentials) (switched bool, resp *http.Response, perr error) {
 	var s3err *Error
 	if r.method != http.MethodHead || c.opts.Signature != SignatureAuto || !errors.As(err, &s3err) ||
 		s3err.StatusCode != http.StatusBadRequest && s3err.StatusCode != http.StatusNotImplemented {
@@ -267,7 +290,7 @@ func (c *Client) probeV2(ctx context.Context, r *request, err error) (switched b
 	}
 	probe := *r
 	probe.sigV2 = true
-	resp, perr = c.once(ctx, &probe, time.Now().Add(c.opts.RequestTimeout))
+	resp, perr = c.once(ctx, &probe, time.Now().Add(c.opts.RequestTimeout), cred)
 	var pe *Error
 	if perr != nil && !(errors.As(perr, &pe) && pe.StatusCode == http.StatusNotFound) {
 		return false, nil, nil
@@ -279,6 +302,37 @@ func (c *Client) probeV2(ctx context.Context, r *request, err error) (switched b
 		c.log.Warnf("server rejected a SigV4 HEAD (HTTP %d) and took it signed with SigV2; signing with SigV2 from now on", s3err.StatusCode)
 	}
 	return true, resp, perr
+}
+
+// refreshRefused reports whether err says the server refused cred as
+// expired or unknown and the credentials provider has others: the request
+// is then worth one more try with the new ones. An error that names the
+// refusal (ExpiredToken, InvalidToken, InvalidAccessKeyId) makes the
+// provider retrieve fresh credentials now; a HEAD's bare 400 or 403, which
+// names nothing, is retried only if the credentials were renewed since
+// the request was signed. With fixed keys the error stands.
+func (c *Client) refreshRefused(ctx context.Context, r *request, err error, cred Credentials) bool {
+	inv, ok := c.creds.(credentialsInvalidator)
+	var s3err *Error
+	if !ok || cred.AccessKey == "" || !errors.As(err, &s3err) {
+		return false
+	}
+	switch {
+	case s3err.Code == "ExpiredToken" || s3err.Code == "InvalidToken" || s3err.Code == "InvalidAccessKeyId" ||
+		s3err.Code == "TokenRefreshRequired":
+		c.log.WithFields(logrus.Fields{"op": s3err.Op, "bucket": s3err.Bucket, "key": s3err.Key}).
+			Infof("server refused the credentials (%s): renewing them and retrying once", s3err.Code)
+		if ierr := inv.Invalidate(ctx, cred); ierr != nil {
+			c.log.Warnf("credentials: renewal after %s failed: %v", s3err.Code, ierr)
+			return false
+		}
+		return true
+	case r.method == http.MethodHead && s3err.Message == "" &&
+		(s3err.StatusCode == http.StatusBadRequest || s3err.StatusCode == http.StatusForbidden):
+		now, err := c.creds.Retrieve(ctx)
+		return err == nil && !sameKeys(now, cred)
+	}
+	return false
 }
 
 // backoff is full-jitter exponential backoff capped at 5s.
@@ -324,10 +378,10 @@ func retryable(method string, err error) bool {
 // between the transport's reads of it) and then have its answer within
 // HeaderTimeout. A successful answer's body must keep arriving: no read
 // of it may wait longer than IdleTimeout. Closing the body ends the attempt.
-func (c *Client) once(ctx context.Context, r *request, deadline time.Time) (*http.Response, error) {
+func (c *Client) once(ctx context.Context, r *request, deadline time.Time, cred Credentials) (*http.Response, error) {
 	actx, cancel := context.WithCancel(ctx)
 	wd := newWatchdog(cancel, c.opts.IdleTimeout)
-	req, err := c.buildHTTP(actx, r)
+	req, err := c.buildHTTP(actx, r, cred)
 	if err != nil {
 		cancel()
 		return nil, err
