@@ -76,21 +76,25 @@ func NewRenewingCredentials(ctx context.Context, src CredentialsProvider, log *l
 }
 
 func newRenewing(ctx context.Context, src CredentialsProvider, log *logrus.Entry, now func() time.Time) (*RenewingCredentials, error) {
+	cred, err := src.Retrieve(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return newRenewingFrom(cred, src, log, now), nil
+}
+
+// newRenewingFrom is NewRenewingCredentials with first already retrieved.
+func newRenewingFrom(first Credentials, src CredentialsProvider, log *logrus.Entry, now func() time.Time) *RenewingCredentials {
 	if log == nil {
 		l := logrus.New()
 		l.SetLevel(logrus.PanicLevel)
 		log = logrus.NewEntry(l)
 	}
-	r := &RenewingCredentials{src: src, log: log, now: now}
-	cred, err := src.Retrieve(ctx)
-	if err != nil {
-		return nil, err
-	}
+	r := &RenewingCredentials{src: src, log: log, now: now, cur: first}
 	r.mu.Lock()
-	r.cur = cred
-	r.scheduleLocked(r.renewAt(cred))
+	r.scheduleLocked(r.renewAt(first))
 	r.mu.Unlock()
-	return r, nil
+	return r
 }
 
 // OnRenewal sets f to be called after each successful renewal.

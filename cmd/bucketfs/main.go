@@ -97,13 +97,19 @@ func run(cfg config, ready *os.File) error {
 	if err := checkMountpoint(cfg.mountpoint, cfg.unmountStale, logger); err != nil {
 		return err
 	}
-	cred, source, err := s3client.ResolveCredentials(cfg.creds)
+	cfg.s3.Log = logs.s3.WithField("component", "s3client")
+	cfg.creds.Region, cfg.creds.Log = cfg.s3.Region, cfg.s3.Log
+	credCtx, credCancel := context.WithTimeout(context.Background(), time.Minute)
+	creds, source, err := s3client.ResolveCredentials(credCtx, cfg.creds)
+	credCancel()
 	if err != nil {
 		return fmt.Errorf("credentials: %w", err)
 	}
+	if r, ok := creds.(*s3client.RenewingCredentials); ok {
+		defer r.Close()
+	}
 	logger.Infof("credentials: %s", source)
-	cfg.s3.Credentials = cred
-	cfg.s3.Log = logs.s3.WithField("component", "s3client")
+	cfg.s3.CredentialsProvider = creds
 	client, err := s3client.New(cfg.s3)
 	if err != nil {
 		return err
