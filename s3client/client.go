@@ -9,9 +9,15 @@
 //     virtual-host addressing, and signing with either signer.
 //   - sigv4.go, sigv2.go: the signers, as pure steps with the time given.
 //     escape.go: URI encoding of keys and queries as they are signed.
-//   - credentials.go: ResolveCredentials, where keys come from (options,
-//     environment, s3fs passwd files, AWS shared credentials). transport.go: the http.Transport and TLS
-//     roots. watchdog.go: ErrStalled, for a body that stops moving.
+//   - credentials.go: ResolveCredentials, where keys come from, in our
+//     documented order (options, environment, s3fs passwd files, profiles,
+//     container and instance roles). awscreds.go: the AWS SDK's providers
+//     behind that order (config.LoadDefaultConfig; only its Credentials).
+//     provider.go: CredentialsProvider, asked before every attempt, and
+//     RenewingCredentials, which renews expiring credentials in the
+//     background; a request refused as ExpiredToken is retried once (do).
+//   - transport.go: the http.Transport and TLS roots. watchdog.go:
+//     ErrStalled, for a body that stops moving.
 //   - errors.go: Error, one S3 error answer, and the sentinels it matches
 //     with errors.Is. xmlresp.go: reading XML answers, including the
 //     errors S3 sends in the body of a 200.

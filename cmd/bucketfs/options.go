@@ -58,7 +58,7 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 
 	// Credentials.
 	fl.StringVar(&cfg.creds.PasswdFile, "passwd-file", "", "s3fs-format credentials `file`: ACCESS:SECRET or BUCKET:ACCESS:SECRET lines, mode 0600")
-	fl.StringVar(&cfg.creds.Profile, "profile", "", "`name` of a profile in ~/.aws/credentials (default: AWS_PROFILE, else \"default\")")
+	fl.StringVar(&cfg.creds.Profile, "profile", "", "`name` of a profile of ~/.aws/config and ~/.aws/credentials (default: AWS_PROFILE, else \"default\")")
 	fl.BoolVar(&cfg.creds.Anonymous, "anonymous", false, "send unsigned requests (public buckets)")
 
 	// Files.
