@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/coreos/go-systemd/v22/daemon"
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"github.com/sirupsen/logrus"
@@ -61,6 +62,7 @@ func main() {
 	}
 	if err := run(cfg, ready); err != nil {
 		report(ready, err)
+		daemon.SdNotify(false, "STATUS=cannot mount: "+err.Error())
 		fmt.Fprintf(os.Stderr, "bucketfs: %v\n", err)
 		os.Exit(1)
 	}
@@ -93,11 +95,13 @@ func run(cfg config, ready *os.File) error {
 	}
 	defer logs.Close()
 	logger := logs.main
+	notify := notifier{log: logger}
 
 	if err := checkMountpoint(cfg.mountpoint, cfg.unmountStale, logger); err != nil {
 		return err
 	}
 	cfg.s3.Log = logs.s3.WithField("component", "s3client")
+	notify.status("getting credentials")
 	cfg.creds.Region, cfg.creds.Log = cfg.s3.Region, cfg.s3.Log
 	credCtx, credCancel := context.WithTimeout(context.Background(), time.Minute)
 	creds, source, err := s3client.ResolveCredentials(credCtx, cfg.creds)
@@ -114,6 +118,7 @@ func run(cfg config, ready *os.File) error {
 	if err != nil {
 		return err
 	}
+	notify.status(fmt.Sprintf("checking %s at %s", cfg.source, cfg.s3.Endpoint))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	if cfg.fs.Bucket == "" {
 		_, err = client.ListBuckets(ctx)
@@ -177,6 +182,7 @@ func run(cfg config, ready *os.File) error {
 			ExtraCapabilities: fuse.CAP_DIRECT_IO_ALLOW_MMAP,
 		},
 	}
+	notify.status("mounting at " + cfg.mountpoint)
 	server, err := fuse.NewServer(bfs.NewRawFS(root, fsOpts), cfg.mountpoint, &fsOpts.MountOptions)
 	if err != nil {
 		return fmt.Errorf("mount %s: %w", cfg.mountpoint, err)
@@ -197,9 +203,12 @@ func run(cfg config, ready *os.File) error {
 	}
 	logger.Infof("mounted %s at %s (bucketfs %s)", cfg.source, cfg.mountpoint, version)
 	report(ready, nil)
+	// The stat above answered: the mount works.
+	notify.ready(fmt.Sprintf("serving %s at %s", cfg.source, cfg.mountpoint))
 
-	go unmountOnSignal(server, cfg.mountpoint, sigs, logger)
+	go unmountOnSignal(server, cfg.mountpoint, sigs, logger, notify)
 	server.Wait()
+	notify.stopping("unmounted " + cfg.mountpoint)
 	logger.Infof("unmounted %s", cfg.mountpoint)
 	return nil
 }
@@ -208,9 +217,10 @@ func run(cfg config, ready *os.File) error {
 // SIGTERM). With files still open the mount is detached instead: open
 // files finish (their uploads complete on close) and then the process
 // exits. A second signal exits at once.
-func unmountOnSignal(server *fuse.Server, mountpoint string, sigs <-chan os.Signal, logger *logrus.Logger) {
+func unmountOnSignal(server *fuse.Server, mountpoint string, sigs <-chan os.Signal, logger *logrus.Logger, notify notifier) {
 	sig := <-sigs
 	logger.Infof("%v: unmounting %s", sig, mountpoint)
+	notify.stopping(fmt.Sprintf("%v: unmounting %s", sig, mountpoint))
 	if err := server.Unmount(); err != nil {
 		logger.Warnf("unmount %s: %v; detaching it: open files are finished first", mountpoint, err)
 		if err := syscall.Unmount(mountpoint, syscall.MNT_DETACH); err != nil {
