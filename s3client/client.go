@@ -119,7 +119,34 @@ type Options struct {
 	// Now is the clock requests are signed with (default time.Now).
 	Now func() time.Time
 	Log *logrus.Entry
+	// Observer, if set, is told of every attempt, retry and clock-skew
+	// correction (metrics).
+	Observer Observer
 }
+
+// Observer is told what a Client does, for metrics. Its methods must be
+// quick and safe for concurrent use.
+type Observer interface {
+	// Request is one attempt of op that got status (0: no answer, a
+	// network error) after d.
+	Request(op string, status int, d time.Duration)
+	// Retry is another attempt of op after a failed one.
+	Retry(op string)
+	// SkewCorrected is a clock-skew correction learnt from the server.
+	SkewCorrected()
+	// BytesSent and BytesReceived count request and answer bodies.
+	BytesSent(n int64)
+	BytesReceived(n int64)
+}
+
+// nopObserver is the Observer of a Client without one.
+type nopObserver struct{}
+
+func (nopObserver) Request(string, int, time.Duration) {}
+func (nopObserver) Retry(string)                       {}
+func (nopObserver) SkewCorrected()                     {}
+func (nopObserver) BytesSent(int64)                    {}
+func (nopObserver) BytesReceived(int64)                {}
 
 // Client is an S3 client for one endpoint. It is safe for concurrent use.
 type Client struct {
@@ -166,6 +193,9 @@ func New(opts Options) (*Client, error) {
 	}
 	if opts.IdleTimeout <= 0 {
 		opts.IdleTimeout = DefaultIdleTimeout
+	}
+	if opts.Observer == nil {
+		opts.Observer = nopObserver{}
 	}
 	if opts.Log == nil {
 		l := logrus.New()
@@ -224,15 +254,18 @@ func (c *Client) do(ctx context.Context, r *request) (*http.Response, error) {
 		if errors.As(err, &s3err) && s3err.Code == "RequestTimeTooSkewed" && !skewRetried {
 			skewRetried = true
 			attempt--
+			c.opts.Observer.Retry(r.op)
 			continue
 		}
 		if !credRetried && c.refreshRefused(ctx, r, err, cred) {
 			credRetried = true
 			attempt--
+			c.opts.Observer.Retry(r.op)
 			continue
 		}
 		if c.fallBackToV2(err) {
 			attempt--
+			c.opts.Observer.Retry(r.op)
 			continue
 		}
 		if switched, resp, err := c.probeV2(ctx, r, err, cred); switched {
@@ -244,6 +277,7 @@ func (c *Client) do(ctx context.Context, r *request) (*http.Response, error) {
 		delay := min(backoff(c.opts.RetryBase, attempt), time.Until(deadline))
 		c.log.WithFields(logrus.Fields{"op": r.op, "bucket": r.bucket, "key": r.key, "attempt": attempt + 1, "delay": delay}).
 			Debugf("retrying: %v", err)
+		c.opts.Observer.Retry(r.op)
 		select {
 		case <-time.After(delay):
 		case <-ctx.Done():
@@ -405,6 +439,14 @@ func (c *Client) once(ctx context.Context, r *request, deadline time.Time, cred 
 	start := time.Now()
 	resp, err := c.http.Do(req)
 	wd.stop()
+	status := 0
+	if err == nil {
+		status = resp.StatusCode
+	}
+	c.opts.Observer.Request(r.op, status, time.Since(start))
+	if r.body != nil && err == nil {
+		c.opts.Observer.BytesSent(r.size)
+	}
 	fields := logrus.Fields{"op": r.op, "method": r.method, "bucket": r.bucket, "key": r.key, "host": req.URL.Host}
 	if err != nil {
 		cancel()
@@ -412,7 +454,8 @@ func (c *Client) once(ctx context.Context, r *request, deadline time.Time, cred 
 		c.log.WithFields(fields).WithField("ms", time.Since(start).Milliseconds()).Debugf("request failed: %v", err)
 		return nil, fmt.Errorf("s3 %s %q: %w", r.op, r.bucket+"/"+r.key, err)
 	}
-	resp.Body = &watchedBody{rc: resp.Body, w: wd, what: fmt.Sprintf("s3 %s %q: reading the answer", r.op, where(r.bucket, r.key))}
+	resp.Body = &watchedBody{rc: resp.Body, w: wd, what: fmt.Sprintf("s3 %s %q: reading the answer", r.op, where(r.bucket, r.key)),
+		received: c.opts.Observer.BytesReceived}
 	fields["status"] = resp.StatusCode
 	fields["request_id"] = resp.Header.Get("x-amz-request-id")
 	fields["ms"] = time.Since(start).Milliseconds()
@@ -473,6 +516,7 @@ func (c *Client) learnSkew(date string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.skew = server.Sub(c.opts.Now())
+	c.opts.Observer.SkewCorrected()
 	if !c.skewLogged {
 		c.skewLogged = true
 		c.log.Warnf("clock skew: server time is %s ahead of ours; correcting signatures by that offset", c.skew.Round(time.Second))

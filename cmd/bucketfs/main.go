@@ -24,7 +24,9 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"github.com/sirupsen/logrus"
 
+	"github.com/bucketfs/bucketfs/cache"
 	bfs "github.com/bucketfs/bucketfs/fs"
+	"github.com/bucketfs/bucketfs/metrics"
 	"github.com/bucketfs/bucketfs/s3client"
 )
 
@@ -109,8 +111,16 @@ func run(cfg config, ready *os.File) error {
 	if err != nil {
 		return fmt.Errorf("credentials: %w", err)
 	}
+	var mx *metrics.Metrics
+	if cfg.metricsListen != "" {
+		mx = metrics.New()
+		cfg.s3.Observer = mx
+	}
 	if r, ok := creds.(*s3client.RenewingCredentials); ok {
 		defer r.Close()
+		if mx != nil {
+			r.OnRenewal(mx.CredentialsRenewed)
+		}
 	}
 	logger.Infof("credentials: %s", source)
 	cfg.s3.CredentialsProvider = creds
@@ -144,7 +154,7 @@ func run(cfg config, ready *os.File) error {
 		// rather than let the heap double.
 		debug.SetMemoryLimit(cfg.fs.MaxMemory + 64<<20)
 	}
-	_, root := bfs.New(client, cfg.cache, cfg.fs, logger.WithField("component", "fs"))
+	fsys, root := bfs.New(client, cfg.cache, cfg.fs, logger.WithField("component", "fs"))
 	fuseLevel := logrus.DebugLevel
 	if cfg.debugFUSE {
 		fuseLevel = logrus.InfoLevel
@@ -183,7 +193,17 @@ func run(cfg config, ready *os.File) error {
 		},
 	}
 	notify.status("mounting at " + cfg.mountpoint)
-	server, err := fuse.NewServer(bfs.NewRawFS(root, fsOpts), cfg.mountpoint, &fsOpts.MountOptions)
+	raw := bfs.NewRawFS(root, fsOpts)
+	if mx != nil {
+		raw = mx.RawFS(raw)
+		watchFS(mx, fsys)
+		addr, err := mx.Serve(cfg.metricsListen, logger.WithField("component", "metrics"))
+		if err != nil {
+			return err
+		}
+		logger.Infof("metrics at http://%s/metrics", addr)
+	}
+	server, err := fuse.NewServer(raw, cfg.mountpoint, &fsOpts.MountOptions)
 	if err != nil {
 		return fmt.Errorf("mount %s: %w", cfg.mountpoint, err)
 	}
@@ -260,5 +280,29 @@ func ensurePath() {
 	}
 	if len(add) > 0 {
 		os.Setenv("PATH", strings.Join(append(filepath.SplitList(path), add...), string(os.PathListSeparator)))
+	}
+}
+
+// watchFS registers the filesystem's own counts as metrics.
+func watchFS(mx *metrics.Metrics, f *bfs.FS) {
+	mx.Gauge("upload_parts_in_flight", "Upload parts (or whole PUTs) being sent now.",
+		func() float64 { return float64(f.Stats().UploadPartsInFlight) })
+	mx.Gauge("upload_buffered_bytes", "Bytes written by applications and not yet sent (upload part buffers).",
+		func() float64 { return float64(f.Stats().UploadBytesBuffered) })
+	mx.Gauge("read_buffered_bytes", "Bytes held in read chunk buffers.",
+		func() float64 { return float64(f.Stats().ReadBytesBuffered) })
+	for _, c := range []struct {
+		name string
+		get  func(bfs.Stats) cache.Stats
+	}{
+		{"attr", func(s bfs.Stats) cache.Stats { return s.Attrs }},
+		{"listing", func(s bfs.Stats) cache.Stats { return s.Listings }},
+	} {
+		mx.Counter(c.name+"_cache_hits_total", "Lookups answered by the "+c.name+" cache.",
+			func() float64 { return float64(c.get(f.Stats()).Hits) })
+		mx.Counter(c.name+"_cache_misses_total", "Lookups the "+c.name+" cache could not answer.",
+			func() float64 { return float64(c.get(f.Stats()).Misses) })
+		mx.Gauge(c.name+"_cache_entries", "Entries held by the "+c.name+" cache.",
+			func() float64 { return float64(c.get(f.Stats()).Entries) })
 	}
 }

@@ -37,6 +37,8 @@ type config struct {
 	logFile   string
 	debugS3   bool
 	debugFUSE bool
+
+	metricsListen string // --metrics-listen: serve Prometheus metrics there
 }
 
 // errVersion asks main to print the version.
@@ -109,6 +111,7 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fl.StringVar(&cfg.logFile, "log-file", "", "append logs to `file` (default stderr; syslog when daemonized)")
 	fl.BoolVar(&cfg.debugS3, "debug-s3", false, "log one line per S3 request: method, bucket, key, status, bytes, ms, request id")
 	fl.BoolVar(&cfg.debugFUSE, "debug-fuse", false, "log every FUSE request (go-fuse trace)")
+	fl.StringVar(&cfg.metricsListen, "metrics-listen", "", "serve Prometheus metrics at http://`ADDR`/metrics: HOST:PORT, or PORT alone for 127.0.0.1:PORT")
 	return fl
 }
 
