@@ -1,10 +1,21 @@
 package metrics
 
 import (
+	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
 )
+
+// errnoName is the errno's symbol (EIO, ENOENT), else its number.
+func errnoName(st fuse.Status) string {
+	if name := unix.ErrnoName(syscall.Errno(st)); name != "" {
+		return name
+	}
+	return strconv.Itoa(int(st))
+}
 
 // RawFS wraps fs so that the operations that carry the filesystem's work
 // are counted, timed, and their errors counted by errno. The others
@@ -23,7 +34,7 @@ func (r rawFS) done(op string, start time.Time, st fuse.Status) {
 	r.m.fuseOps.WithLabelValues(op).Inc()
 	r.m.fuseLatency.WithLabelValues(op).Observe(time.Since(start).Seconds())
 	if st != fuse.OK {
-		r.m.fuseErrors.WithLabelValues(op, st.String()).Inc()
+		r.m.fuseErrors.WithLabelValues(op, errnoName(st)).Inc()
 	}
 }
 

@@ -77,7 +77,7 @@ func TestRawFSCounts(t *testing.T) {
 	if got := testutil.ToFloat64(m.fuseOps.WithLabelValues("lookup")); got != 2 {
 		t.Errorf("lookups %v, want 2", got)
 	}
-	if got := testutil.ToFloat64(m.fuseErrors.WithLabelValues("lookup", fuse.ENOENT.String())); got != 2 {
+	if got := testutil.ToFloat64(m.fuseErrors.WithLabelValues("lookup", "ENOENT")); got != 2 {
 		t.Errorf("lookup errors ENOENT %v, want 2", got)
 	}
 	if got := testutil.ToFloat64(m.fuseOps.WithLabelValues("getattr")); got != 1 {
