@@ -199,6 +199,9 @@ func TestSystemdUnit(t *testing.T) {
 		"ENDPOINT": server.Endpoint,
 		"OPTIONS":  "--signature " + sw.Signature + " --log-level debug",
 	}
+	if server.CAFile != "" {
+		envFile["OPTIONS"] += " --ca-file " + server.CAFile
+	}
 	var execStart string
 	for _, line := range strings.Split(string(unit), "\n") {
 		if v, ok := strings.CutPrefix(line, "ExecStart="); ok {

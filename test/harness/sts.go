@@ -2,7 +2,11 @@ package harness
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
+	"net/http"
+	"os"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -23,11 +27,21 @@ type TempCredentials struct {
 // duration (MinIO's minimum is 15 minutes). MinIO ignores the role ARN:
 // the credentials carry the user's own policies.
 func (s *Server) AssumeRole(ctx context.Context, accessKey, secretKey string, duration time.Duration) (TempCredentials, error) {
-	c := sts.New(sts.Options{
+	opts := sts.Options{
 		Region:       "us-east-1",
 		BaseEndpoint: aws.String(s.Endpoint),
 		Credentials:  credentials.NewStaticCredentialsProvider(accessKey, secretKey, ""),
-	})
+	}
+	if s.CAFile != "" {
+		pem, err := os.ReadFile(s.CAFile)
+		if err != nil {
+			return TempCredentials{}, err
+		}
+		roots := x509.NewCertPool()
+		roots.AppendCertsFromPEM(pem)
+		opts.HTTPClient = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
+	}
+	c := sts.New(opts)
 	out, err := c.AssumeRole(ctx, &sts.AssumeRoleInput{
 		RoleArn:         aws.String("arn:minio:iam:::role/bucketfs-test"),
 		RoleSessionName: aws.String("bucketfs-test"),
