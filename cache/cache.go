@@ -12,6 +12,7 @@ package cache
 
 import (
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/golang-lru/v2/expirable"
@@ -50,6 +51,19 @@ type Cache[V any] struct {
 	lru  *expirable.LRU[string, item[V]]
 	opts Options
 	now  func() time.Time
+
+	hits, misses atomic.Int64 // of Get (metrics)
+}
+
+// Stats are a cache's counts since it was made.
+type Stats struct {
+	Hits, Misses int64
+	Entries      int
+}
+
+// Stats returns the hits and misses of Get so far and the entries held.
+func (c *Cache[V]) Stats() Stats {
+	return Stats{Hits: c.hits.Load(), Misses: c.misses.Load(), Entries: c.lru.Len()}
 }
 
 // New returns an empty cache.
@@ -73,12 +87,15 @@ func New[V any](opts Options) *Cache[V] {
 func (c *Cache[V]) Get(name string) (Entry[V], bool) {
 	it, ok := c.lru.Get(name)
 	if !ok {
+		c.misses.Add(1)
 		return Entry[V]{}, false
 	}
 	if c.now().After(it.expires) {
 		c.lru.Remove(name)
+		c.misses.Add(1)
 		return Entry[V]{}, false
 	}
+	c.hits.Add(1)
 	return it.entry, true
 }
 

@@ -1,6 +1,9 @@
 package fs
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // bufPool recycles buffers of one size (upload parts, read chunks), so
 // a long upload or read reuses a few buffers instead of leaving one per
@@ -11,12 +14,14 @@ type bufPool struct {
 	size int64
 	mem  *budget
 	p    sync.Pool
+	held atomic.Int64 // bytes of the buffers handed out (metrics)
 }
 
 // get returns an empty buffer with room for size bytes, charged to the
 // budget whatever the budget says (the caller cannot do without it).
 func (b *bufPool) get(size int64) []byte {
 	b.mem.charge(size)
+	b.held.Add(size)
 	if size == b.size {
 		if v, ok := b.p.Get().(*[]byte); ok {
 			return (*v)[:0]
@@ -38,6 +43,7 @@ func (b *bufPool) tryGet(size int64) []byte {
 // put gives back a buffer nobody uses any more.
 func (b *bufPool) put(buf []byte) {
 	b.mem.release(int64(cap(buf)))
+	b.held.Add(-int64(cap(buf)))
 	if int64(cap(buf)) == b.size {
 		b.p.Put(&buf)
 	}
@@ -118,6 +124,16 @@ func (b *budget) endFlight() {
 	b.inFlight--
 	b.mu.Unlock()
 	b.room.Broadcast()
+}
+
+// flying is the number of upload parts being sent.
+func (b *budget) flying() int {
+	if b == nil {
+		return 0
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.inFlight
 }
 
 // inUse is the bytes charged now.

@@ -36,7 +36,7 @@ func TestAddressing(t *testing.T) {
 			t.Fatal(err)
 		}
 		for i := 0; i < 2; i++ { // the fallback is logged once per bucket
-			req, err := c.buildHTTP(context.Background(), &request{method: "GET", bucket: tc.bucket, key: "k"})
+			req, err := c.buildHTTP(context.Background(), &request{method: "GET", bucket: tc.bucket, key: "k"}, c.opts.Credentials)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -9,9 +9,15 @@
 //     virtual-host addressing, and signing with either signer.
 //   - sigv4.go, sigv2.go: the signers, as pure steps with the time given.
 //     escape.go: URI encoding of keys and queries as they are signed.
-//   - credentials.go: ResolveCredentials, where keys come from (options,
-//     environment, s3fs passwd files, AWS shared credentials). transport.go: the http.Transport and TLS
-//     roots. watchdog.go: ErrStalled, for a body that stops moving.
+//   - credentials.go: ResolveCredentials, where keys come from, in our
+//     documented order (options, environment, s3fs passwd files, profiles,
+//     container and instance roles). awscreds.go: the AWS SDK's providers
+//     behind that order (config.LoadDefaultConfig; only its Credentials).
+//     provider.go: CredentialsProvider, asked before every attempt, and
+//     RenewingCredentials, which renews expiring credentials in the
+//     background; a request refused as ExpiredToken is retried once (do).
+//   - transport.go: the http.Transport and TLS roots. watchdog.go:
+//     ErrStalled, for a body that stops moving.
 //   - errors.go: Error, one S3 error answer, and the sentinels it matches
 //     with errors.Is. xmlresp.go: reading XML answers, including the
 //     errors S3 sends in the body of a 200.
@@ -50,6 +56,9 @@ type Credentials struct {
 	AccessKey    string
 	SecretKey    string
 	SessionToken string
+	// Expires is when temporary credentials stop working; zero for keys
+	// that do not expire.
+	Expires time.Time
 }
 
 // Defaults of Options, also the defaults of the bucketfs command.
@@ -78,11 +87,17 @@ const (
 // Options configure a Client.
 type Options struct {
 	// Endpoint is the server URL, e.g. "http://127.0.0.1:9000".
-	Endpoint    string
-	Region      string // default "us-east-1"
+	Endpoint string
+	Region   string // default "us-east-1"
+	// Credentials are fixed keys, used when CredentialsProvider is nil.
 	Credentials Credentials
-	Signature   string // SignatureAuto (default), SignatureV4 or SignatureV2
-	Addressing  string // AddressingAuto (default), AddressingPath or AddressingVirtual
+	// CredentialsProvider, if set, is asked for the credentials of every
+	// attempt (see RenewingCredentials). A request refused with
+	// ExpiredToken, InvalidToken or InvalidAccessKeyId is retried once
+	// with fresh ones if it can invalidate what it gave.
+	CredentialsProvider CredentialsProvider
+	Signature           string // SignatureAuto (default), SignatureV4 or SignatureV2
+	Addressing          string // AddressingAuto (default), AddressingPath or AddressingVirtual
 	// CAFiles are PEM files of CAs trusted in addition to the system's.
 	CAFiles            []string
 	InsecureSkipVerify bool
@@ -105,7 +120,34 @@ type Options struct {
 	// Now is the clock requests are signed with (default time.Now).
 	Now func() time.Time
 	Log *logrus.Entry
+	// Observer, if set, is told of every attempt, retry and clock-skew
+	// correction (metrics).
+	Observer Observer
 }
+
+// Observer is told what a Client does, for metrics. Its methods must be
+// quick and safe for concurrent use.
+type Observer interface {
+	// Request is one attempt of op that got status (0: no answer, a
+	// network error) after d.
+	Request(op string, status int, d time.Duration)
+	// Retry is another attempt of op after a failed one.
+	Retry(op string)
+	// SkewCorrected is a clock-skew correction learnt from the server.
+	SkewCorrected()
+	// BytesSent and BytesReceived count request and answer bodies.
+	BytesSent(n int64)
+	BytesReceived(n int64)
+}
+
+// nopObserver is the Observer of a Client without one.
+type nopObserver struct{}
+
+func (nopObserver) Request(string, int, time.Duration) {}
+func (nopObserver) Retry(string)                       {}
+func (nopObserver) SkewCorrected()                     {}
+func (nopObserver) BytesSent(int64)                    {}
+func (nopObserver) BytesReceived(int64)                {}
 
 // Client is an S3 client for one endpoint. It is safe for concurrent use.
 type Client struct {
@@ -113,6 +155,7 @@ type Client struct {
 	opts     Options
 	http     *http.Client
 	log      *logrus.Entry
+	creds    CredentialsProvider
 
 	mu         sync.Mutex    // protects the fields below
 	skew       time.Duration // server clock minus ours, learnt from RequestTimeTooSkewed
@@ -152,6 +195,9 @@ func New(opts Options) (*Client, error) {
 	if opts.IdleTimeout <= 0 {
 		opts.IdleTimeout = DefaultIdleTimeout
 	}
+	if opts.Observer == nil {
+		opts.Observer = nopObserver{}
+	}
 	if opts.Log == nil {
 		l := logrus.New()
 		l.SetOutput(io.Discard)
@@ -179,17 +225,25 @@ func New(opts Options) (*Client, error) {
 		}
 		hc = &http.Client{Transport: tr}
 	}
-	return &Client{endpoint: u, opts: opts, http: hc, log: opts.Log, useV2: opts.Signature == SignatureV2}, nil
+	creds := opts.CredentialsProvider
+	if creds == nil {
+		creds = StaticCredentials(opts.Credentials)
+	}
+	return &Client{endpoint: u, opts: opts, http: hc, log: opts.Log, creds: creds, useV2: opts.Signature == SignatureV2}, nil
 }
 
 // do sends r with retries and returns a response with a 2xx status; any
 // other status becomes an *Error. The caller closes the body.
 func (c *Client) do(ctx context.Context, r *request) (*http.Response, error) {
 	var lastErr error
-	skewRetried := false
+	skewRetried, credRetried := false, false
 	deadline := time.Now().Add(c.opts.RequestTimeout)
 	for attempt := 0; ; attempt++ {
-		resp, err := c.once(ctx, r, deadline)
+		cred, err := c.creds.Retrieve(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("s3 %s %q: %w", r.op, where(r.bucket, r.key), err)
+		}
+		resp, err := c.once(ctx, r, deadline, cred)
 		if err == nil {
 			return resp, nil
 		}
@@ -201,13 +255,21 @@ func (c *Client) do(ctx context.Context, r *request) (*http.Response, error) {
 		if errors.As(err, &s3err) && s3err.Code == "RequestTimeTooSkewed" && !skewRetried {
 			skewRetried = true
 			attempt--
+			c.opts.Observer.Retry(r.op)
+			continue
+		}
+		if !credRetried && c.refreshRefused(ctx, r, err, cred) {
+			credRetried = true
+			attempt--
+			c.opts.Observer.Retry(r.op)
 			continue
 		}
 		if c.fallBackToV2(err) {
 			attempt--
+			c.opts.Observer.Retry(r.op)
 			continue
 		}
-		if switched, resp, err := c.probeV2(ctx, r, err); switched {
+		if switched, resp, err := c.probeV2(ctx, r, err, cred); switched {
 			return resp, err
 		}
 		if !retryable(r.method, err) || attempt >= c.opts.MaxRetries || c.opts.MaxRetries < 0 || time.Now().After(deadline) {
@@ -216,6 +278,7 @@ func (c *Client) do(ctx context.Context, r *request) (*http.Response, error) {
 		delay := min(backoff(c.opts.RetryBase, attempt), time.Until(deadline))
 		c.log.WithFields(logrus.Fields{"op": r.op, "bucket": r.bucket, "key": r.key, "attempt": attempt + 1, "delay": delay}).
 			Debugf("retrying: %v", err)
+		c.opts.Observer.Retry(r.op)
 		select {
 		case <-time.After(delay):
 		case <-ctx.Done():
@@ -254,7 +317,7 @@ func (c *Client) fallBackToV2(err error) bool {
 // is sent once more signed with SigV2; if that succeeds or finds nothing
 // (404), the client signs with SigV2 from now on, the probe's answer is
 // the request's and switched is true. Otherwise the first error stands.
-func (c *Client) probeV2(ctx context.Context, r *request, err error) (switched bool, resp *http.Response, perr error) {
+func (c *Client) probeV2(ctx context.Context, r *request, err error, cred Credentials) (switched bool, resp *http.Response, perr error) {
 	var s3err *Error
 	if r.method != http.MethodHead || c.opts.Signature != SignatureAuto || !errors.As(err, &s3err) ||
 		s3err.StatusCode != http.StatusBadRequest && s3err.StatusCode != http.StatusNotImplemented {
@@ -268,7 +331,7 @@ func (c *Client) probeV2(ctx context.Context, r *request, err error) (switched b
 	}
 	probe := *r
 	probe.sigV2 = true
-	resp, perr = c.once(ctx, &probe, time.Now().Add(c.opts.RequestTimeout))
+	resp, perr = c.once(ctx, &probe, time.Now().Add(c.opts.RequestTimeout), cred)
 	var pe *Error
 	if perr != nil && !(errors.As(perr, &pe) && pe.StatusCode == http.StatusNotFound) {
 		return false, nil, nil
@@ -280,6 +343,37 @@ func (c *Client) probeV2(ctx context.Context, r *request, err error) (switched b
 		c.log.Warnf("server rejected a SigV4 HEAD (HTTP %d) and took it signed with SigV2; signing with SigV2 from now on", s3err.StatusCode)
 	}
 	return true, resp, perr
+}
+
+// refreshRefused reports whether err says the server refused cred as
+// expired or unknown and the credentials provider has others: the request
+// is then worth one more try with the new ones. An error that names the
+// refusal (ExpiredToken, InvalidToken, InvalidAccessKeyId) makes the
+// provider retrieve fresh credentials now; a HEAD's bare 400 or 403, which
+// names nothing, is retried only if the credentials were renewed since
+// the request was signed. With fixed keys the error stands.
+func (c *Client) refreshRefused(ctx context.Context, r *request, err error, cred Credentials) bool {
+	inv, ok := c.creds.(credentialsInvalidator)
+	var s3err *Error
+	if !ok || cred.AccessKey == "" || !errors.As(err, &s3err) {
+		return false
+	}
+	switch {
+	case s3err.Code == "ExpiredToken" || s3err.Code == "InvalidToken" || s3err.Code == "InvalidAccessKeyId" ||
+		s3err.Code == "TokenRefreshRequired":
+		c.log.WithFields(logrus.Fields{"op": s3err.Op, "bucket": s3err.Bucket, "key": s3err.Key}).
+			Infof("server refused the credentials (%s): renewing them and retrying once", s3err.Code)
+		if ierr := inv.Invalidate(ctx, cred); ierr != nil {
+			c.log.Warnf("credentials: renewal after %s failed: %v", s3err.Code, ierr)
+			return false
+		}
+		return true
+	case r.method == http.MethodHead && s3err.Message == "" &&
+		(s3err.StatusCode == http.StatusBadRequest || s3err.StatusCode == http.StatusForbidden):
+		now, err := c.creds.Retrieve(ctx)
+		return err == nil && !sameKeys(now, cred)
+	}
+	return false
 }
 
 // backoff is full-jitter exponential backoff capped at 5s.
@@ -325,10 +419,10 @@ func retryable(method string, err error) bool {
 // between the transport's reads of it) and then have its answer within
 // HeaderTimeout. A successful answer's body must keep arriving: no read
 // of it may wait longer than IdleTimeout. Closing the body ends the attempt.
-func (c *Client) once(ctx context.Context, r *request, deadline time.Time) (*http.Response, error) {
+func (c *Client) once(ctx context.Context, r *request, deadline time.Time, cred Credentials) (*http.Response, error) {
 	actx, cancel := context.WithCancel(ctx)
 	wd := newWatchdog(cancel, c.opts.IdleTimeout)
-	req, err := c.buildHTTP(actx, r)
+	req, err := c.buildHTTP(actx, r, cred)
 	if err != nil {
 		cancel()
 		return nil, err
@@ -346,6 +440,14 @@ func (c *Client) once(ctx context.Context, r *request, deadline time.Time) (*htt
 	start := time.Now()
 	resp, err := c.http.Do(req)
 	wd.stop()
+	status := 0
+	if err == nil {
+		status = resp.StatusCode
+	}
+	c.opts.Observer.Request(r.op, status, time.Since(start))
+	if r.body != nil && err == nil {
+		c.opts.Observer.BytesSent(r.size)
+	}
 	fields := logrus.Fields{"op": r.op, "method": r.method, "bucket": r.bucket, "key": r.key, "host": req.URL.Host}
 	if q := req.URL.RawQuery; q != "" && !strings.Contains(q, "Signature") {
 		fields["query"] = q // a LIST's prefix and markers; never a presigned URL's signature
@@ -356,7 +458,8 @@ func (c *Client) once(ctx context.Context, r *request, deadline time.Time) (*htt
 		c.log.WithFields(fields).WithField("ms", time.Since(start).Milliseconds()).Debugf("request failed: %v", err)
 		return nil, fmt.Errorf("s3 %s %q: %w", r.op, r.bucket+"/"+r.key, err)
 	}
-	resp.Body = &watchedBody{rc: resp.Body, w: wd, what: fmt.Sprintf("s3 %s %q: reading the answer", r.op, where(r.bucket, r.key))}
+	resp.Body = &watchedBody{rc: resp.Body, w: wd, what: fmt.Sprintf("s3 %s %q: reading the answer", r.op, where(r.bucket, r.key)),
+		received: c.opts.Observer.BytesReceived}
 	fields["status"] = resp.StatusCode
 	fields["request_id"] = resp.Header.Get("x-amz-request-id")
 	fields["ms"] = time.Since(start).Milliseconds()
@@ -417,6 +520,7 @@ func (c *Client) learnSkew(date string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.skew = server.Sub(c.opts.Now())
+	c.opts.Observer.SkewCorrected()
 	if !c.skewLogged {
 		c.skewLogged = true
 		c.log.Warnf("clock skew: server time is %s ahead of ours; correcting signatures by that offset", c.skew.Round(time.Second))

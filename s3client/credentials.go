@@ -1,19 +1,22 @@
 package s3client
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
+	"time"
+
+	"github.com/sirupsen/logrus"
 )
 
 // DefaultEtcPasswdFile is the system-wide s3fs passwd file.
 const DefaultEtcPasswdFile = "/etc/passwd-s3fs"
 
-// Environment variables ResolveCredentials reads.
+// Environment variables ResolveCredentials reads itself.
 const (
 	envAccessKeyID           = "AWS_ACCESS_KEY_ID"
 	envSecretAccessKey       = "AWS_SECRET_ACCESS_KEY"
@@ -27,10 +30,12 @@ const (
 const maxCredentialFileSize = 1 << 20
 
 // CredentialOptions say where credentials may come from. Getenv, HomeDir
-// and EtcPasswdFile are injectable for tests.
+// and EtcPasswdFile are injectable for tests (the AWS SDK's own sources,
+// such as ECS and instance metadata, read the process's environment).
 type CredentialOptions struct {
-	// Profile names a profile of the shared credentials file (--profile);
-	// if empty, AWS_PROFILE; if that is unset too, "default" is tried.
+	// Profile names a profile of the shared config and credentials files
+	// (--profile); if empty, AWS_PROFILE; if that is unset too, "default"
+	// is tried.
 	Profile string
 	// PasswdFile is an s3fs passwd file (--passwd-file).
 	PasswdFile string
@@ -38,32 +43,59 @@ type CredentialOptions struct {
 	Bucket string
 	// Anonymous asks for unsigned requests (--anonymous).
 	Anonymous bool
+	// Region is the region of the SDK's own calls (STS, SSO) when the
+	// profile names none (default "us-east-1").
+	Region string
+	// Log gets the renewals of expiring credentials (component s3client).
+	Log *logrus.Entry
 
 	Getenv        func(string) string // default os.Getenv
 	HomeDir       string              // default os.UserHomeDir()
 	EtcPasswdFile string              // default DefaultEtcPasswdFile
+	// OnEC2 says whether instance metadata is worth asking (default: the
+	// machine's DMI data says EC2).
+	OnEC2 func() bool
 }
 
-// ResolveCredentials returns the credentials to use and a short description
-// of where they came from, for an info log; the description never contains
-// a secret. The first source that yields a key wins:
+func (o CredentialOptions) region() string {
+	if o.Region == "" {
+		return "us-east-1"
+	}
+	return o.Region
+}
+
+// ResolveCredentials returns the provider of the credentials to use and a
+// short description of where they came from, for an info log; the
+// description never contains a secret. The first source that yields a key
+// wins:
 //
 //  1. o.Anonymous: no credentials;
 //  2. o.PasswdFile, an s3fs passwd file;
-//  3. profile o.Profile of the shared credentials file;
+//  3. profile o.Profile of the shared config and credentials files;
 //  4. AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN);
-//  5. profile $AWS_PROFILE of the shared credentials file;
-//  6. ~/.passwd-s3fs, then o.EtcPasswdFile;
-//  7. profile "default" of the shared credentials file;
-//  8. otherwise anonymous.
+//  5. AWS_WEB_IDENTITY_TOKEN_FILE with AWS_ROLE_ARN (web identity, as on EKS);
+//  6. profile $AWS_PROFILE of the shared files;
+//  7. ~/.passwd-s3fs, then o.EtcPasswdFile;
+//  8. profile "default" of the shared files, if it has credentials;
+//  9. ECS container credentials (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or
+//     _FULL_URI);
+//  10. EC2 instance metadata (IMDSv2), on EC2 or with
+//     AWS_EC2_METADATA_SERVICE_ENDPOINT set, unless AWS_EC2_METADATA_DISABLED;
+//  11. otherwise anonymous.
 //
-// The shared credentials file is $AWS_SHARED_CREDENTIALS_FILE or
-// ~/.aws/credentials. Sources 1 to 5 are asked for explicitly, so any
-// problem with them is an error. Sources 6 and 7 are only looked for: a
-// file that is missing or that we may not open, or that has no key for us,
-// is skipped, but one that is malformed or open to group or others is an
-// error. Errors name files, profiles and variables, never a secret.
-func ResolveCredentials(o CredentialOptions) (Credentials, string, error) {
+// A profile may hold static keys, credential_process, role_arn with
+// source_profile or credential_source (AssumeRole), web_identity_token_file
+// or SSO settings: sources 3, 5, 6, 8, 9 and 10 are the AWS SDK's. The
+// shared files are $AWS_CONFIG_FILE or ~/.aws/config and
+// $AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials. Sources 1 to 6 and 9
+// are asked for explicitly, so any problem with them is an error. Sources
+// 7 and 8 are only looked for: a file that is missing or that we may not
+// open, or that has no key for us, is skipped, but one that is malformed
+// or open to group or others is an error. Instance metadata that gives
+// nothing leaves the mount anonymous. Credentials that expire come
+// wrapped in a RenewingCredentials, which the caller closes. Errors name
+// files, profiles and variables, never a secret.
+func ResolveCredentials(ctx context.Context, o CredentialOptions) (CredentialsProvider, string, error) {
 	if o.Getenv == nil {
 		o.Getenv = os.Getenv
 	}
@@ -75,20 +107,28 @@ func ResolveCredentials(o CredentialOptions) (Credentials, string, error) {
 	if o.EtcPasswdFile == "" {
 		o.EtcPasswdFile = DefaultEtcPasswdFile
 	}
+	if o.OnEC2 == nil {
+		o.OnEC2 = onEC2
+	}
+	static := func(c Credentials, src string, err error) (CredentialsProvider, string, error) {
+		if err != nil {
+			return nil, "", err
+		}
+		return StaticCredentials(c), src, nil
+	}
 
 	if o.Anonymous {
-		return Credentials{}, "anonymous", nil
+		return StaticCredentials{}, "anonymous", nil
 	}
 
 	if o.PasswdFile != "" {
 		cred, src, _, err := credsFromPasswdFile(expandHome(o.PasswdFile, o.HomeDir), o.Bucket, true)
-		return cred, src, err
+		return static(cred, src, err)
 	}
 
-	shared := sharedCredentialsPath(o.Getenv, o.HomeDir)
+	files := sharedFilesOf(o)
 	if o.Profile != "" {
-		cred, src, _, err := credsFromProfile(shared, o.Profile, "", true)
-		return cred, src, err
+		return o.fromProfile(ctx, files, o.Profile, "")
 	}
 
 	id, secret := o.Getenv(envAccessKeyID), o.Getenv(envSecretAccessKey)
@@ -99,16 +139,19 @@ func ResolveCredentials(o CredentialOptions) (Credentials, string, error) {
 		if cred.SessionToken != "" {
 			src += ", " + envSessionToken
 		}
-		return cred, src + ")", nil
+		return static(cred, src+")", nil)
 	case id != "":
-		return Credentials{}, "", fmt.Errorf("%s is set but %s is not", envAccessKeyID, envSecretAccessKey)
+		return nil, "", fmt.Errorf("%s is set but %s is not", envAccessKeyID, envSecretAccessKey)
 	case secret != "":
-		return Credentials{}, "", fmt.Errorf("%s is set but %s is not", envSecretAccessKey, envAccessKeyID)
+		return nil, "", fmt.Errorf("%s is set but %s is not", envSecretAccessKey, envAccessKeyID)
+	}
+
+	if p := o.Getenv(envWebIdentityToken); p != "" {
+		return o.fromSDK(ctx, files, "", "web identity ("+envWebIdentityToken+" "+p+")")
 	}
 
 	if p := o.Getenv(envProfile); p != "" {
-		cred, src, _, err := credsFromProfile(shared, p, " ("+envProfile+")", true)
-		return cred, src, err
+		return o.fromProfile(ctx, files, p, " ("+envProfile+")")
 	}
 
 	var implicitPasswd []string
@@ -119,15 +162,79 @@ func ResolveCredentials(o CredentialOptions) (Credentials, string, error) {
 	for _, path := range implicitPasswd {
 		cred, src, ok, err := credsFromPasswdFile(path, o.Bucket, false)
 		if err != nil || ok {
-			return cred, src, err
+			return static(cred, src, err)
 		}
 	}
 
-	cred, src, ok, err := credsFromProfile(shared, "default", "", false)
-	if err != nil || ok {
-		return cred, src, err
+	found, has, err := files.profileStatus(ctx, "default")
+	switch {
+	case err != nil:
+		return nil, "", err
+	case found && has:
+		return o.fromSDK(ctx, files, "default", fmt.Sprintf("profile %q in %s", "default", files))
 	}
-	return Credentials{}, "anonymous (no credentials found)", nil
+
+	if p := o.Getenv(envContainerRelative); p != "" {
+		return o.fromSDK(ctx, files, "", "ECS container credentials ("+envContainerRelative+")")
+	}
+	if p := o.Getenv(envContainerFull); p != "" {
+		return o.fromSDK(ctx, files, "", "container credentials ("+envContainerFull+" "+p+")")
+	}
+
+	if !strings.EqualFold(o.Getenv(envIMDSDisabled), "true") {
+		if ep := o.Getenv(envIMDSEndpoint); ep != "" {
+			return o.fromSDK(ctx, files, "", "EC2 instance metadata ("+envIMDSEndpoint+" "+ep+")")
+		}
+		if o.OnEC2() {
+			p, src, err := o.fromSDK(ctx, files, "", "EC2 instance metadata")
+			if err == nil {
+				return p, src, nil
+			}
+			return StaticCredentials{}, fmt.Sprintf("anonymous (no credentials found; instance metadata: %v)", err), nil
+		}
+	}
+	return StaticCredentials{}, "anonymous (no credentials found)", nil
+}
+
+// fromProfile is the SDK's credentials of the profile name, which must
+// exist and have credentials. how is appended to it in messages.
+func (o CredentialOptions) fromProfile(ctx context.Context, files sharedFiles, name, how string) (CredentialsProvider, string, error) {
+	found, has, err := files.profileStatus(ctx, name)
+	switch {
+	case err != nil:
+		return nil, "", err
+	case !found:
+		return nil, "", fmt.Errorf(sdkProfileNotExistFmt, name, how, files)
+	case !has:
+		return nil, "", fmt.Errorf("profile %q%s in %s has no credentials (no aws_access_key_id and aws_secret_access_key, "+
+			"credential_process, role_arn, web_identity_token_file or sso settings)", name, how, files)
+	}
+	return o.fromSDK(ctx, files, name, fmt.Sprintf("profile %q%s in %s", name, how, files))
+}
+
+// fromSDK loads the SDK's chain (for profile, or its default chain) and
+// retrieves credentials once: failing that is an error, since the source
+// was asked for. Expiring credentials come in a RenewingCredentials.
+func (o CredentialOptions) fromSDK(ctx context.Context, files sharedFiles, profile, what string) (CredentialsProvider, string, error) {
+	p, err := loadSDK(ctx, o, files, profile)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", what, err)
+	}
+	v, err := p.p.Retrieve(ctx)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", what, redactSDKError(err))
+	}
+	first := Credentials{AccessKey: v.AccessKeyID, SecretKey: v.SecretAccessKey, SessionToken: v.SessionToken}
+	src := what
+	if v.Source != "" {
+		src += ", through " + v.Source
+	}
+	if !v.CanExpire {
+		return StaticCredentials(first), src, nil
+	}
+	first.Expires = v.Expires
+	src += fmt.Sprintf(", temporary: expire at %s, renewed in the background", v.Expires.UTC().Format(time.RFC3339))
+	return newRenewingFrom(first, p, o.Log, time.Now), src, nil
 }
 
 // expandHome replaces a leading "~/" in path by home, as a shell would.
@@ -315,100 +422,8 @@ func parsePasswd(data []byte) (passwdEntries, error) {
 	return e, nil
 }
 
-// Keys of a shared credentials file profile.
+// Keys of a shared credentials file profile, as errors name them.
 const (
 	iniAccessKeyID     = "aws_access_key_id"
 	iniSecretAccessKey = "aws_secret_access_key"
-	iniSessionToken    = "aws_session_token"
 )
-
-// credsFromProfile reads profile name of the shared credentials file at
-// path. how is appended to the source (e.g. " (AWS_PROFILE)"). ok is false
-// when the file or profile is missing, or the profile has no keys, and
-// explicit is false; with explicit, those are errors.
-func credsFromProfile(path, name, how string, explicit bool) (cred Credentials, source string, ok bool, err error) {
-	if path == "" {
-		if !explicit {
-			return Credentials{}, "", false, nil
-		}
-		return Credentials{}, "", false, fmt.Errorf("profile %q%s: no shared credentials file (home directory unknown and %s unset)", name, how, envSharedCredentialsFile)
-	}
-	data, _, err := readCredentialFile(path)
-	if err != nil {
-		if !explicit && skipCredentialFile(err) {
-			return Credentials{}, "", false, nil
-		}
-		if errors.Is(err, os.ErrNotExist) {
-			return Credentials{}, "", false, fmt.Errorf("profile %q%s not found: shared credentials file %s does not exist", name, how, path)
-		}
-		return Credentials{}, "", false, fmt.Errorf("profile %q%s: cannot read shared credentials file: %w", name, how, err)
-	}
-	profiles, err := parseSharedCredentials(data)
-	if err != nil {
-		return Credentials{}, "", false, fmt.Errorf("shared credentials file %s: %w", path, err)
-	}
-	p, found := profiles[name]
-	if !found {
-		if !explicit {
-			return Credentials{}, "", false, nil
-		}
-		names := make([]string, 0, len(profiles))
-		for n := range profiles {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		return Credentials{}, "", false, fmt.Errorf("profile %q%s not found in %s (profiles: %s)", name, how, path, strings.Join(names, ", "))
-	}
-	id, secret := p[iniAccessKeyID], p[iniSecretAccessKey]
-	switch {
-	case id != "" && secret != "":
-		return Credentials{AccessKey: id, SecretKey: secret, SessionToken: p[iniSessionToken]},
-			fmt.Sprintf("profile %q%s in %s", name, how, path), true, nil
-	case id != "":
-		return Credentials{}, "", false, fmt.Errorf("profile %q in %s has %s but no %s", name, path, iniAccessKeyID, iniSecretAccessKey)
-	case secret != "":
-		return Credentials{}, "", false, fmt.Errorf("profile %q in %s has %s but no %s", name, path, iniSecretAccessKey, iniAccessKeyID)
-	case explicit:
-		return Credentials{}, "", false, fmt.Errorf("profile %q%s in %s has no %s and %s (only static keys are supported)", name, how, path, iniAccessKeyID, iniSecretAccessKey)
-	}
-	return Credentials{}, "", false, nil
-}
-
-// parseSharedCredentials parses the INI format of ~/.aws/credentials into
-// profile name → key → value: "[name]" sections, "key = value" lines, and
-// whole-line comments starting with '#' or ';'. Keys are case-insensitive;
-// a repeated section adds to the first. Errors give the line number, never
-// the line.
-func parseSharedCredentials(data []byte) (map[string]map[string]string, error) {
-	profiles := map[string]map[string]string{}
-	var cur map[string]string
-	for i, line := range strings.Split(string(data), "\n") {
-		n := i + 1
-		line = strings.TrimSpace(line)
-		if line == "" || line[0] == '#' || line[0] == ';' {
-			continue
-		}
-		if line[0] == '[' {
-			name, found := strings.CutSuffix(line[1:], "]")
-			name = strings.TrimSpace(name)
-			if !found || name == "" {
-				return nil, fmt.Errorf("line %d: malformed section header, want [name]", n)
-			}
-			if profiles[name] == nil {
-				profiles[name] = map[string]string{}
-			}
-			cur = profiles[name]
-			continue
-		}
-		k, v, found := strings.Cut(line, "=")
-		k = strings.ToLower(strings.TrimSpace(k))
-		if !found || k == "" {
-			return nil, fmt.Errorf("line %d: malformed, want key = value", n)
-		}
-		if cur == nil {
-			return nil, fmt.Errorf("line %d: key = value outside a [profile] section", n)
-		}
-		cur[k] = strings.TrimSpace(v)
-	}
-	return profiles, nil
-}

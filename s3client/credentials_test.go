@@ -1,6 +1,7 @@
 package s3client
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -59,7 +60,18 @@ func (w credWorld) options(o CredentialOptions, env map[string]string) Credentia
 	o.Getenv = func(k string) string { return w.expand.Replace(env[k]) }
 	o.HomeDir = w.home
 	o.EtcPasswdFile = w.etc
+	o.OnEC2 = func() bool { return false }
 	return o
+}
+
+// resolve is ResolveCredentials and a first Retrieve of what it gives.
+func resolve(o CredentialOptions) (Credentials, string, error) {
+	p, source, err := ResolveCredentials(context.Background(), o)
+	if err != nil {
+		return Credentials{}, "", err
+	}
+	c, err := p.Retrieve(context.Background())
+	return c, source, err
 }
 
 // checkNoCredSecret fails if s contains a secret.
@@ -138,7 +150,7 @@ func TestResolveCredentials(t *testing.T) {
 			env:        credEnvEverything,
 			files:      credAllFiles,
 			want:       Credentials{AccessKey: "AKDEF", SecretKey: "s3cr3tDEF"},
-			wantSource: `profile "default" in ~/.aws/credentials`,
+			wantSource: `profile "default" in ~/.aws/config or ~/.aws/credentials, through SharedConfigCredentials: ~/.aws/credentials`,
 		},
 		{
 			name:       "environment keys beat AWS_PROFILE and files",
@@ -158,7 +170,7 @@ func TestResolveCredentials(t *testing.T) {
 			env:        credEnvProfileWork,
 			files:      credAllFiles,
 			want:       Credentials{AccessKey: "AKWORK", SecretKey: "s3cr3tWORK", SessionToken: "s3cr3tTOKWORK"},
-			wantSource: `profile "work" (AWS_PROFILE) in ~/.aws/credentials`,
+			wantSource: `profile "work" (AWS_PROFILE) in ~/.aws/config or ~/.aws/credentials, through SharedConfigCredentials: ~/.aws/credentials`,
 		},
 		{
 			name:       "home passwd file beats etc passwd file and default profile",
@@ -176,7 +188,7 @@ func TestResolveCredentials(t *testing.T) {
 			name:       "default profile",
 			files:      []credFile{fileSharedINI},
 			want:       Credentials{AccessKey: "AKDEF", SecretKey: "s3cr3tDEF"},
-			wantSource: `profile "default" in ~/.aws/credentials`,
+			wantSource: `profile "default" in ~/.aws/config or ~/.aws/credentials, through SharedConfigCredentials: ~/.aws/credentials`,
 		},
 		{
 			name:       "nothing found is anonymous",
@@ -305,42 +317,55 @@ func TestResolveCredentials(t *testing.T) {
 			opts:       CredentialOptions{Profile: "work"},
 			files:      credAllFiles,
 			want:       Credentials{AccessKey: "AKWORK", SecretKey: "s3cr3tWORK", SessionToken: "s3cr3tTOKWORK"},
-			wantSource: `profile "work" in ~/.aws/credentials`,
+			wantSource: `profile "work" in ~/.aws/config or ~/.aws/credentials, through SharedConfigCredentials: ~/.aws/credentials`,
 		},
 		{
 			name:    "profile option not in file",
 			opts:    CredentialOptions{Profile: "prod"},
 			files:   credAllFiles,
-			wantErr: `profile "prod" not found in ~/.aws/credentials (profiles: default, half, sso, work)`,
+			wantErr: `profile "prod" not found in ~/.aws/config or ~/.aws/credentials`,
 		},
 		{
 			name:    "AWS_PROFILE not in file",
 			env:     map[string]string{"AWS_PROFILE": "prod"},
 			files:   credAllFiles,
-			wantErr: `profile "prod" (AWS_PROFILE) not found in ~/.aws/credentials`,
+			wantErr: `profile "prod" (AWS_PROFILE) not found in ~/.aws/config or ~/.aws/credentials`,
 		},
 		{
 			name:    "profile option without a credentials file",
 			opts:    CredentialOptions{Profile: "work"},
-			wantErr: `profile "work" not found: shared credentials file ~/.aws/credentials does not exist`,
+			wantErr: `profile "work" not found in ~/.aws/config or ~/.aws/credentials`,
 		},
 		{
 			name:    "AWS_PROFILE without a credentials file",
 			env:     credEnvProfileWork,
 			files:   []credFile{fileHomePasswd},
-			wantErr: `profile "work" (AWS_PROFILE) not found: shared credentials file ~/.aws/credentials does not exist`,
+			wantErr: `profile "work" (AWS_PROFILE) not found in ~/.aws/config or ~/.aws/credentials`,
 		},
 		{
 			name:    "profile with access key only",
 			opts:    CredentialOptions{Profile: "half"},
 			files:   credAllFiles,
-			wantErr: `profile "half" in ~/.aws/credentials has aws_access_key_id but no aws_secret_access_key`,
+			wantErr: `profile "half" in ~/.aws/config or ~/.aws/credentials: error fetching config from profile, half, Error using profile: 2, partial credentials found for profile half`,
 		},
 		{
 			name:    "profile with no static keys",
 			opts:    CredentialOptions{Profile: "sso"},
 			files:   credAllFiles,
-			wantErr: `profile "sso" in ~/.aws/credentials has no aws_access_key_id and aws_secret_access_key`,
+			wantErr: `profile "sso" in ~/.aws/config or ~/.aws/credentials: profile "sso" is configured to use SSO but is missing required configuration: sso_region, sso_account_id, sso_role_name`,
+		},
+		{
+			name:    "profile with no credentials",
+			opts:    CredentialOptions{Profile: "regiononly"},
+			files:   []credFile{{"~/.aws/config", 0o600, "[profile regiononly]\nregion = eu-west-1\n"}},
+			wantErr: `profile "regiononly" in ` + "~/.aws/config or ~/.aws/credentials" + ` has no credentials`,
+		},
+		{
+			name:       "profile in the config file",
+			opts:       CredentialOptions{Profile: "cfg"},
+			files:      []credFile{{"~/.aws/config", 0o600, "[profile cfg]\naws_access_key_id = AKCFG\naws_secret_access_key = s3cr3tCFG\n"}},
+			want:       Credentials{AccessKey: "AKCFG", SecretKey: "s3cr3tCFG"},
+			wantSource: `profile "cfg" in ~/.aws/config or ~/.aws/credentials, through SharedConfigCredentials: ~/.aws/config`,
 		},
 		{
 			name:       "default profile with no static keys is skipped",
@@ -350,7 +375,7 @@ func TestResolveCredentials(t *testing.T) {
 		{
 			name:    "default profile with secret key only",
 			files:   []credFile{{"~/.aws/credentials", 0o600, "[default]\naws_secret_access_key = s3cr3tDEF\n"}},
-			wantErr: `profile "default" in ~/.aws/credentials has aws_secret_access_key but no aws_access_key_id`,
+			wantErr: `profile "default" in ~/.aws/config or ~/.aws/credentials: error fetching config from profile, default, Error using profile: 2, partial credentials found for profile default`,
 		},
 		{
 			name:       "no default profile in file",
@@ -362,7 +387,7 @@ func TestResolveCredentials(t *testing.T) {
 			env:        map[string]string{"AWS_SHARED_CREDENTIALS_FILE": "$ROOT/creds"},
 			files:      []credFile{fileSharedINI, {"$ROOT/creds", 0o600, "[default]\naws_access_key_id=AKALT\naws_secret_access_key=s3cr3tALT\n"}},
 			want:       Credentials{AccessKey: "AKALT", SecretKey: "s3cr3tALT"},
-			wantSource: `profile "default" in $ROOT/creds`,
+			wantSource: `profile "default" in ~/.aws/config or $ROOT/creds, through SharedConfigCredentials: $ROOT/creds`,
 		},
 		{
 			name:       "AWS_SHARED_CREDENTIALS_FILE missing is not an error for the default profile",
@@ -373,13 +398,13 @@ func TestResolveCredentials(t *testing.T) {
 		{
 			name:    "malformed credentials file",
 			files:   []credFile{{"~/.aws/credentials", 0o600, "[default]\naws_access_key_id = AKDEF\ns3cr3tPASTED\n"}},
-			wantErr: "shared credentials file ~/.aws/credentials: line 3: malformed, want key = value",
+			wantErr: `profile "default" in ~/.aws/config or ~/.aws/credentials: error fetching config from profile, default, Error using profile: 2, partial credentials found`,
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w := newCredWorld(t, tt.files...)
-			got, source, err := ResolveCredentials(w.options(tt.opts, tt.env))
+			got, source, err := resolve(w.options(tt.opts, tt.env))
 			if err != nil {
 				checkNoCredSecret(t, "error", err.Error())
 			}
@@ -413,7 +438,7 @@ func TestResolveCredentialsDefaults(t *testing.T) {
 	}
 	t.Setenv("HOME", w.home)
 
-	got, source, err := ResolveCredentials(CredentialOptions{EtcPasswdFile: w.etc})
+	got, source, err := resolve(CredentialOptions{EtcPasswdFile: w.etc, OnEC2: func() bool { return false }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -423,7 +448,7 @@ func TestResolveCredentialsDefaults(t *testing.T) {
 
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKENV")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "s3cr3tENV")
-	got, _, err = ResolveCredentials(CredentialOptions{EtcPasswdFile: w.etc})
+	got, _, err = resolve(CredentialOptions{EtcPasswdFile: w.etc, OnEC2: func() bool { return false }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -454,7 +479,7 @@ func TestPasswdFileModes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%04o", tt.mode), func(t *testing.T) {
 			w := newCredWorld(t, credFile{"$ROOT/p", tt.mode, "AKGEN:s3cr3tGEN\n"})
-			got, _, err := ResolveCredentials(w.options(CredentialOptions{PasswdFile: "$ROOT/p"}, nil))
+			got, _, err := resolve(w.options(CredentialOptions{PasswdFile: "$ROOT/p"}, nil))
 			if tt.ok {
 				if err != nil || got.AccessKey != "AKGEN" {
 					t.Errorf("got %+v, %v, want AKGEN accepted", got, err)

@@ -96,7 +96,7 @@ func dnsCompatible(bucket string) bool {
 }
 
 // buildHTTP turns r into an addressed, signed *http.Request.
-func (c *Client) buildHTTP(ctx context.Context, r *request) (*http.Request, error) {
+func (c *Client) buildHTTP(ctx context.Context, r *request, cred Credentials) (*http.Request, error) {
 	// resource is the path-style path, which SigV2 signs in any style.
 	resource := "/"
 	if r.bucket != "" {
@@ -127,7 +127,7 @@ func (c *Client) buildHTTP(ctx context.Context, r *request) (*http.Request, erro
 		}
 	}
 	req.Header.Set("User-Agent", "bucketfs")
-	if cred := c.opts.Credentials; cred.AccessKey != "" {
+	if cred.AccessKey != "" {
 		if r.sigV2 || c.signsV2() {
 			c.signV2(req, uriEncode(resource, true), r.query, cred)
 		} else {

@@ -258,7 +258,7 @@ func TestBuildHTTPBucketExamples(t *testing.T) {
 		{url.Values{"prefix": {"J"}, "max-keys": {"2"}}, "https://examplebucket.s3.amazonaws.com/?max-keys=2&prefix=J", awsExamples[3].signature},
 	}
 	for _, tt := range tests {
-		req, err := c.buildHTTP(context.Background(), &request{op: "Test", method: http.MethodGet, query: tt.query})
+		req, err := c.buildHTTP(context.Background(), &request{op: "Test", method: http.MethodGet, query: tt.query}, c.opts.Credentials)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -273,7 +273,7 @@ func TestBuildHTTPBucketExamples(t *testing.T) {
 
 func TestSignAnonymousAndSessionToken(t *testing.T) {
 	r := &request{op: "Test", method: http.MethodGet, query: url.Values{"lifecycle": {""}}}
-	req, err := newExampleClient(t, Credentials{}).buildHTTP(context.Background(), r)
+	req, err := newExampleClient(t, Credentials{}).buildHTTP(context.Background(), r, Credentials{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,7 +283,7 @@ func TestSignAnonymousAndSessionToken(t *testing.T) {
 
 	cred := exampleCreds
 	cred.SessionToken = "token/with+chars="
-	req, err = newExampleClient(t, cred).buildHTTP(context.Background(), r)
+	req, err = newExampleClient(t, cred).buildHTTP(context.Background(), r, cred)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -55,15 +55,19 @@ func (w *watchdog) explain(err error, what string) error {
 // watchedBody is a response body whose reads are bounded by the
 // watchdog; closing it ends the attempt.
 type watchedBody struct {
-	rc   io.ReadCloser
-	w    *watchdog
-	what string
+	rc       io.ReadCloser
+	w        *watchdog
+	what     string
+	received func(int64) // counts the bytes read (Observer.BytesReceived)
 }
 
 func (b *watchedBody) Read(p []byte) (int, error) {
 	b.w.arm(b.w.idle)
 	n, err := b.rc.Read(p)
 	b.w.stop()
+	if n > 0 && b.received != nil {
+		b.received(int64(n))
+	}
 	return n, b.w.explain(err, b.what)
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian machine, skipping
 # whatever is already there: Debian's fuse3, python3-boto (the seed's boto 2),
-# rsync, s3fs and util-linux-extra (fincore); Ceph 16.2 (mon, OSD, radosgw) and faketime for the
+# rsync, s3fs, util-linux-extra (fincore) and systemd (systemd-analyze verify
+# of the shipped unit); Ceph 16.2 (mon, OSD, radosgw) and faketime for the
 # throw-away RADOS Gateway (test/ceph/install.sh); and a pinned MinIO built
 # with `go install` into a cache dir.
 # Prints nothing but progress; the MinIO path is in test/minio-path.sh.
@@ -9,7 +10,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/minio-path.sh"
 
-packages=(fuse3 python3-boto rsync curl ca-certificates s3fs util-linux-extra)
+packages=(fuse3 python3-boto rsync curl ca-certificates s3fs util-linux-extra systemd)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

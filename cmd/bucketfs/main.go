@@ -19,12 +19,15 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/coreos/go-systemd/v22/daemon"
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"github.com/sirupsen/logrus"
 
+	"github.com/bucketfs/bucketfs/cache"
 	"github.com/bucketfs/bucketfs/cache/blockcache"
 	bfs "github.com/bucketfs/bucketfs/fs"
+	"github.com/bucketfs/bucketfs/metrics"
 	"github.com/bucketfs/bucketfs/s3client"
 )
 
@@ -62,6 +65,7 @@ func main() {
 	}
 	if err := run(cfg, ready); err != nil {
 		report(ready, err)
+		daemon.SdNotify(false, "STATUS=cannot mount: "+err.Error())
 		fmt.Fprintf(os.Stderr, "bucketfs: %v\n", err)
 		os.Exit(1)
 	}
@@ -96,21 +100,38 @@ func run(cfg config, ready *os.File) error {
 	}
 	defer logs.Close()
 	logger := logs.main
+	notify := notifier{log: logger}
 
 	if err := checkMountpoint(cfg.mountpoint, cfg.unmountStale, logger); err != nil {
 		return err
 	}
-	cred, source, err := s3client.ResolveCredentials(cfg.creds)
+	cfg.s3.Log = logs.s3.WithField("component", "s3client")
+	notify.status("getting credentials")
+	cfg.creds.Region, cfg.creds.Log = cfg.s3.Region, cfg.s3.Log
+	credCtx, credCancel := context.WithTimeout(context.Background(), time.Minute)
+	creds, source, err := s3client.ResolveCredentials(credCtx, cfg.creds)
+	credCancel()
 	if err != nil {
 		return fmt.Errorf("credentials: %w", err)
 	}
+	var mx *metrics.Metrics
+	if cfg.metricsListen != "" {
+		mx = metrics.New()
+		cfg.s3.Observer = mx
+	}
+	if r, ok := creds.(*s3client.RenewingCredentials); ok {
+		defer r.Close()
+		if mx != nil {
+			r.OnRenewal(mx.CredentialsRenewed)
+		}
+	}
 	logger.Infof("credentials: %s", source)
-	cfg.s3.Credentials = cred
-	cfg.s3.Log = logs.s3.WithField("component", "s3client")
+	cfg.s3.CredentialsProvider = creds
 	client, err := s3client.New(cfg.s3)
 	if err != nil {
 		return err
 	}
+	notify.status(fmt.Sprintf("checking %s at %s", cfg.source, cfg.s3.Endpoint))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	if cfg.fs.Bucket == "" {
 		_, err = client.ListBuckets(ctx)
@@ -145,7 +166,7 @@ func run(cfg config, ready *os.File) error {
 		defer dc.Close()
 		cfg.fs.Cache = dataCache{dc}
 	}
-	_, root := bfs.New(client, cfg.cache, cfg.fs, logger.WithField("component", "fs"))
+	fsys, root := bfs.New(client, cfg.cache, cfg.fs, logger.WithField("component", "fs"))
 	fuseLevel := logrus.DebugLevel
 	if cfg.debugFUSE {
 		fuseLevel = logrus.InfoLevel
@@ -183,7 +204,18 @@ func run(cfg config, ready *os.File) error {
 			ExtraCapabilities: fuse.CAP_DIRECT_IO_ALLOW_MMAP,
 		},
 	}
-	server, err := fuse.NewServer(bfs.NewRawFS(root, fsOpts), cfg.mountpoint, &fsOpts.MountOptions)
+	notify.status("mounting at " + cfg.mountpoint)
+	raw := bfs.NewRawFS(root, fsOpts)
+	if mx != nil {
+		raw = mx.RawFS(raw)
+		watchFS(mx, fsys)
+		addr, err := mx.Serve(cfg.metricsListen, logger.WithField("component", "metrics"))
+		if err != nil {
+			return err
+		}
+		logger.Infof("metrics at http://%s/metrics", addr)
+	}
+	server, err := fuse.NewServer(raw, cfg.mountpoint, &fsOpts.MountOptions)
 	if err != nil {
 		return fmt.Errorf("mount %s: %w", cfg.mountpoint, err)
 	}
@@ -203,9 +235,12 @@ func run(cfg config, ready *os.File) error {
 	}
 	logger.Infof("mounted %s at %s (bucketfs %s)", cfg.source, cfg.mountpoint, version)
 	report(ready, nil)
+	// The stat above answered: the mount works.
+	notify.ready(fmt.Sprintf("serving %s at %s", cfg.source, cfg.mountpoint))
 
-	go unmountOnSignal(server, cfg.mountpoint, sigs, logger)
+	go unmountOnSignal(server, cfg.mountpoint, sigs, logger, notify)
 	server.Wait()
+	notify.stopping("unmounted " + cfg.mountpoint)
 	logger.Infof("unmounted %s", cfg.mountpoint)
 	return nil
 }
@@ -219,9 +254,10 @@ func (d dataCache) Wrap(src bfs.Source) bfs.Source { return d.c.Wrap(src) }
 // SIGTERM). With files still open the mount is detached instead: open
 // files finish (their uploads complete on close) and then the process
 // exits. A second signal exits at once.
-func unmountOnSignal(server *fuse.Server, mountpoint string, sigs <-chan os.Signal, logger *logrus.Logger) {
+func unmountOnSignal(server *fuse.Server, mountpoint string, sigs <-chan os.Signal, logger *logrus.Logger, notify notifier) {
 	sig := <-sigs
 	logger.Infof("%v: unmounting %s", sig, mountpoint)
+	notify.stopping(fmt.Sprintf("%v: unmounting %s", sig, mountpoint))
 	if err := server.Unmount(); err != nil {
 		logger.Warnf("unmount %s: %v; detaching it: open files are finished first", mountpoint, err)
 		if err := syscall.Unmount(mountpoint, syscall.MNT_DETACH); err != nil {
@@ -261,5 +297,29 @@ func ensurePath() {
 	}
 	if len(add) > 0 {
 		os.Setenv("PATH", strings.Join(append(filepath.SplitList(path), add...), string(os.PathListSeparator)))
+	}
+}
+
+// watchFS registers the filesystem's own counts as metrics.
+func watchFS(mx *metrics.Metrics, f *bfs.FS) {
+	mx.Gauge("upload_parts_in_flight", "Upload parts (or whole PUTs) being sent now.",
+		func() float64 { return float64(f.Stats().UploadPartsInFlight) })
+	mx.Gauge("upload_buffered_bytes", "Bytes written by applications and not yet sent (upload part buffers).",
+		func() float64 { return float64(f.Stats().UploadBytesBuffered) })
+	mx.Gauge("read_buffered_bytes", "Bytes held in read chunk buffers.",
+		func() float64 { return float64(f.Stats().ReadBytesBuffered) })
+	for _, c := range []struct {
+		name string
+		get  func(bfs.Stats) cache.Stats
+	}{
+		{"attr", func(s bfs.Stats) cache.Stats { return s.Attrs }},
+		{"listing", func(s bfs.Stats) cache.Stats { return s.Listings }},
+	} {
+		mx.Counter(c.name+"_cache_hits_total", "Lookups answered by the "+c.name+" cache.",
+			func() float64 { return float64(c.get(f.Stats()).Hits) })
+		mx.Counter(c.name+"_cache_misses_total", "Lookups the "+c.name+" cache could not answer.",
+			func() float64 { return float64(c.get(f.Stats()).Misses) })
+		mx.Gauge(c.name+"_cache_entries", "Entries held by the "+c.name+" cache.",
+			func() float64 { return float64(c.get(f.Stats()).Entries) })
 	}
 }

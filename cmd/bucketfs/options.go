@@ -39,6 +39,8 @@ type config struct {
 	logFile   string
 	debugS3   bool
 	debugFUSE bool
+
+	metricsListen string // --metrics-listen: serve Prometheus metrics there
 }
 
 // errVersion asks main to print the version.
@@ -60,7 +62,7 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 
 	// Credentials.
 	fl.StringVar(&cfg.creds.PasswdFile, "passwd-file", "", "s3fs-format credentials `file`: ACCESS:SECRET or BUCKET:ACCESS:SECRET lines, mode 0600")
-	fl.StringVar(&cfg.creds.Profile, "profile", "", "`name` of a profile in ~/.aws/credentials (default: AWS_PROFILE, else \"default\")")
+	fl.StringVar(&cfg.creds.Profile, "profile", "", "`name` of a profile of ~/.aws/config and ~/.aws/credentials (default: AWS_PROFILE, else \"default\")")
 	fl.BoolVar(&cfg.creds.Anonymous, "anonymous", false, "send unsigned requests (public buckets)")
 
 	// Files.
@@ -113,6 +115,7 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fl.StringVar(&cfg.logFile, "log-file", "", "append logs to `file` (default stderr; syslog when daemonized)")
 	fl.BoolVar(&cfg.debugS3, "debug-s3", false, "log one line per S3 request: method, bucket, key, status, bytes, ms, request id")
 	fl.BoolVar(&cfg.debugFUSE, "debug-fuse", false, "log every FUSE request (go-fuse trace)")
+	fl.StringVar(&cfg.metricsListen, "metrics-listen", "", "serve Prometheus metrics at http://`ADDR`/metrics: HOST:PORT, or PORT alone for 127.0.0.1:PORT")
 	return fl
 }
 

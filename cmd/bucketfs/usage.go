@@ -22,8 +22,12 @@ Started from fstab (mount.fuse3 or mount.bucketfs) bucketfs detaches once the
 mount works; otherwise it stays in the foreground unless --daemon is given.
 
 Credentials, first found wins: --passwd-file, --profile, AWS_ACCESS_KEY_ID +
-AWS_SECRET_ACCESS_KEY (+ AWS_SESSION_TOKEN), AWS_PROFILE, ~/.passwd-s3fs,
-/etc/passwd-s3fs, the default profile of ~/.aws/credentials; else anonymous.
+AWS_SECRET_ACCESS_KEY (+ AWS_SESSION_TOKEN), AWS_WEB_IDENTITY_TOKEN_FILE,
+AWS_PROFILE, ~/.passwd-s3fs, /etc/passwd-s3fs, the default profile, ECS
+container credentials, EC2 instance metadata (on EC2); else anonymous.
+Profiles of ~/.aws/config and ~/.aws/credentials may use credential_process,
+role_arn + source_profile, web identity or SSO; expiring credentials are
+renewed in the background.
 
 Examples:
   # MinIO on this machine, in the foreground

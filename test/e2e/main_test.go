@@ -46,6 +46,9 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(credProcessEnv) != "" {
+		os.Exit(credentialProcess()) // run by a mount as its credential_process
+	}
 	os.Exit(run(m))
 }
 

@@ -189,13 +189,18 @@ func (s *Server) Stop() {
 func (s *Server) Env() []string {
 	var env []string
 	for _, kv := range os.Environ() {
-		switch name, _, _ := strings.Cut(kv, "="); name {
-		case "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
-			"http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "BOTO_CONFIG":
+		name, _, _ := strings.Cut(kv, "=")
+		switch name {
+		case "http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "BOTO_CONFIG":
 			continue
+		}
+		if strings.HasPrefix(name, "AWS_") && name != "AWS_CA_BUNDLE" {
+			continue // keys, profiles, container and web identity settings
 		}
 		env = append(env, kv)
 	}
+	// Instance metadata is never asked (only on EC2, but a CI machine
+	// may be one): nothing but loopback is reached.
 	return append(env, "AWS_ACCESS_KEY_ID="+s.AccessKey, "AWS_SECRET_ACCESS_KEY="+s.SecretKey,
-		"BOTO_CONFIG=/dev/null", "NO_PROXY=127.0.0.1,localhost")
+		"BOTO_CONFIG=/dev/null", "NO_PROXY=127.0.0.1,localhost", "AWS_EC2_METADATA_DISABLED=true")
 }

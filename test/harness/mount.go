@@ -72,6 +72,9 @@ type MountOptions struct {
 	Env       []string // replaces Server.Env() when set
 	// NoCAFile leaves out the --ca-file an HTTPS server's mounts get.
 	NoCAFile bool
+	// Dir is the mount point, an empty directory (default: a new one in
+	// the test's temporary directory).
+	Dir string
 }
 
 // StartMount runs bucketfs in the foreground, waits until the mount
@@ -94,9 +97,12 @@ func StartMount(t testing.TB, o MountOptions) *Mount {
 }
 
 func startMount(tmp string, o MountOptions) (*Mount, error) {
-	dir := filepath.Join(tmp, "mnt")
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		return nil, err
+	dir := o.Dir
+	if dir == "" {
+		dir = filepath.Join(tmp, "mnt")
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			return nil, err
+		}
 	}
 	args := []string{"--endpoint", o.Server.Endpoint, "--log-level", "debug"}
 	if o.Server.CAFile != "" && !o.NoCAFile {
