@@ -72,8 +72,10 @@ func main() {
 }
 
 // childArgs are the arguments of the detached child: the same, with the
-// mount point made absolute (the child runs in /), and the directories
-// resolve made absolute given again at the end (later options win).
+// mount point made absolute (the child runs in /), and the cache
+// directory and any relative path option (--state-dir, --temp-dir,
+// --log-file, --passwd-file, --ca-file) given again, absolute, at the
+// end (later options win).
 func childArgs(args []string, cfg config) []string {
 	out := append([]string(nil), args...)
 	if abs, err := filepath.Abs(cfg.mountpoint); err == nil {
@@ -86,6 +88,20 @@ func childArgs(args []string, cfg config) []string {
 	}
 	if cfg.dataCache.Dir != "" {
 		out = append(out, "--cache-dir="+cfg.dataCache.Dir)
+	}
+	for _, p := range []struct{ flag, path string }{
+		{"state-dir", cfg.fs.StateDir},
+		{"temp-dir", cfg.fs.Write.TempDir},
+		{"log-file", cfg.logFile},
+		{"passwd-file", cfg.creds.PasswdFile},
+		{"ca-file", cfg.caFile},
+	} {
+		if p.path == "" || filepath.IsAbs(p.path) {
+			continue
+		}
+		if abs, err := filepath.Abs(p.path); err == nil {
+			out = append(out, "--"+p.flag+"="+abs)
+		}
 	}
 	return out
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"flag"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -188,5 +190,27 @@ func TestChildArgsAbsoluteCacheDir(t *testing.T) {
 	last := got[len(got)-1]
 	if d, ok := strings.CutPrefix(last, "--cache-dir="); !ok || !strings.HasPrefix(d, "/") || !strings.HasSuffix(d, "/rel/cache") {
 		t.Errorf("childArgs: got %q, want an absolute --cache-dir last", got)
+	}
+}
+
+func TestChildArgsAbsolutePaths(t *testing.T) {
+	// Every relative path option reaches the child (which runs in /)
+	// absolute, after the original (later options win).
+	args := []string{"b", "/mnt", "--temp-dir", "tmp", "--log-file", "l.log", "-o", "passwd_file=pw,ca_file=ca.pem"}
+	cfg, err := parseArgs(args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := childArgs(args, cfg)
+	wd, _ := os.Getwd()
+	again, err := parseArgs(got)
+	if err != nil {
+		t.Fatalf("the child's arguments %q do not parse: %v", got, err)
+	}
+	for name, p := range map[string]string{"temp-dir": again.fs.Write.TempDir, "log-file": again.logFile,
+		"passwd-file": again.creds.PasswdFile, "ca-file": again.caFile} {
+		if !filepath.IsAbs(p) || !strings.HasPrefix(p, wd+"/") {
+			t.Errorf("--%s in the child: %q, want an absolute path under %s", name, p, wd)
+		}
 	}
 }
