@@ -111,7 +111,9 @@ type Options struct {
 	// RequestTimeout bounds one call that sends no body: its answer,
 	// retries included, comes within it or the call fails (default 60s).
 	// A call with a body must have its answer within RequestTimeout of
-	// sending the last byte.
+	// sending the last byte. One attempt waits a third of it for the
+	// answer, then is retried (but for copies and the completion of a
+	// multipart upload, which may take the server long).
 	RequestTimeout time.Duration
 	// IdleTimeout bounds the wait for progress of a body being sent or
 	// received: a body that moves no byte for this long fails the attempt,
@@ -414,6 +416,26 @@ func retryable(method string, err error) bool {
 	return method != http.MethodPost
 }
 
+// slowAnswers are the calls whose answer may take the server long
+// (copying or assembling an object): one attempt may wait for it until
+// the call's deadline.
+var slowAnswers = map[string]bool{"CopyObject": true, "UploadPartCopy": true, "CompleteMultipartUpload": true}
+
+// answerWait is how long one attempt of r waits for the answer's headers,
+// the call's deadline being deadline: a third of RequestTimeout at most,
+// but for slowAnswers. A server that holds a request without answering
+// (a node of a distributed MinIO waiting on a dead peer, seen behind a
+// load balancer) then costs one attempt, and the retry, on a new
+// connection, may reach a node that answers, instead of the whole
+// budget going to the first wait.
+func (c *Client) answerWait(r *request, deadline time.Time) time.Duration {
+	d := time.Until(deadline)
+	if slowAnswers[r.op] {
+		return d
+	}
+	return min(d, c.opts.RequestTimeout/3)
+}
+
 // once sends r a single time. A request without a body must have its
 // answer by deadline; one with a body must keep sending (IdleTimeout
 // between the transport's reads of it) and then have its answer within
@@ -431,11 +453,11 @@ func (c *Client) once(ctx context.Context, r *request, deadline time.Time, cred 
 		getBody := req.GetBody
 		req.GetBody = func() (io.ReadCloser, error) {
 			b, err := getBody()
-			return &watchedUpload{r: b, w: wd, answer: c.opts.RequestTimeout}, err
+			return &watchedUpload{r: b, w: wd, answer: c.answerWait(r, time.Now().Add(c.opts.RequestTimeout))}, err
 		}
 		req.Body, _ = req.GetBody()
 	} else {
-		wd.arm(max(time.Until(deadline), time.Millisecond))
+		wd.arm(max(c.answerWait(r, deadline), time.Millisecond))
 	}
 	start := time.Now()
 	resp, err := c.http.Do(req)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -274,5 +275,43 @@ func TestParseContentRange(t *testing.T) {
 		if ok != tt.ok || ok && (f != tt.first || l != tt.last || n != tt.total) {
 			t.Errorf("%q: got %d %d %d %v, want %d %d %d %v", tt.in, f, l, n, ok, tt.first, tt.last, tt.total, tt.ok)
 		}
+	}
+}
+
+// A server that takes a request's body and then holds the answer (a
+// node of a distributed MinIO waiting on a dead peer) costs one attempt,
+// a third of RequestTimeout: the retry, answered at once, succeeds
+// within the call's budget. A copy may wait for its answer until the
+// deadline.
+func TestHeldAnswerRetried(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	var mu sync.Mutex
+	puts := 0
+	c := newTestClient(t, func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		mu.Lock()
+		puts++
+		n := puts
+		mu.Unlock()
+		if n == 1 {
+			<-release // holds the first answer
+			return
+		}
+		w.Header().Set("ETag", `"e"`)
+	}, Options{RequestTimeout: 900 * time.Millisecond, RetryBase: 10 * time.Millisecond})
+	start := time.Now()
+	body := bytes.NewReader([]byte("data"))
+	if _, err := c.PutObject(context.Background(), "bkt", "k", body, body.Size(), PutOptions{}); err != nil {
+		t.Fatalf("PUT whose first answer is held: %v, want success on the retry", err)
+	}
+	if d := time.Since(start); d < 250*time.Millisecond || d > 800*time.Millisecond {
+		t.Errorf("PUT whose first answer is held: took %v, want about a third of RequestTimeout (300ms)", d)
+	}
+	if puts != 2 {
+		t.Errorf("PUT attempts: %d, want 2", puts)
+	}
+	if w := c.answerWait(&request{op: "CopyObject"}, time.Now().Add(time.Minute)); w < 59*time.Second {
+		t.Errorf("a copy's answer wait: %v, want the rest of its deadline", w)
 	}
 }

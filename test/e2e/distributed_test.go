@@ -47,7 +47,15 @@ func TestDistributedMinIO(t *testing.T) {
 	if err := cl.CreateBucket(ctx(t), bucket); err != nil {
 		t.Fatal(err)
 	}
-	m := harness.StartMount(t, harness.MountOptions{Binary: binary, Server: srv, Source: bucket})
+	log := filepath.Join(t.TempDir(), "s3.log")
+	m := harness.StartMount(t, harness.MountOptions{Binary: binary, Server: srv, Source: bucket,
+		Args: []string{"--debug-s3", "--log-file", log}})
+	t.Cleanup(func() {
+		if t.Failed() {
+			out, _ := exec.Command("grep", "-v", "status=200", log).Output()
+			t.Logf("mount's log, but for the 200s:\n%s", out)
+		}
+	})
 
 	src := filepath.Join(t.TempDir(), "tree")
 	for i := 0; i < 300; i++ {
