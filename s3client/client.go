@@ -122,6 +122,12 @@ type Options struct {
 	// Now is the clock requests are signed with (default time.Now).
 	Now func() time.Time
 	Log *logrus.Entry
+	// Encryption is the server-side encryption of what the client
+	// writes (and, for SSE-C, the key of what it reads).
+	Encryption Encryption
+	// StorageClass is sent with every object written (x-amz-storage-class,
+	// e.g. STANDARD_IA); "" is the server's default.
+	StorageClass string
 	// Observer, if set, is told of every attempt, retry and clock-skew
 	// correction (metrics).
 	Observer Observer
@@ -218,6 +224,9 @@ func New(opts Options) (*Client, error) {
 	case AddressingAuto, AddressingPath, AddressingVirtual:
 	default:
 		return nil, fmt.Errorf("invalid addressing %q: want path, virtual or auto", opts.Addressing)
+	}
+	if err := opts.Encryption.validate(u.Scheme); err != nil {
+		return nil, err
 	}
 	hc := opts.HTTPClient
 	if hc == nil {

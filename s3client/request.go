@@ -121,9 +121,11 @@ func (c *Client) buildHTTP(ctx context.Context, r *request, cred Credentials) (*
 		req.ContentLength = r.size
 		req.Header.Set("Expect", "100-continue")
 	}
-	for k, vs := range r.header {
-		for _, v := range vs {
-			req.Header.Add(k, v)
+	for _, h := range []http.Header{r.header, encryptionHeader(c.opts.Encryption, c.opts.StorageClass, r.op)} {
+		for k, vs := range h {
+			for _, v := range vs {
+				req.Header.Add(k, v)
+			}
 		}
 	}
 	req.Header.Set("User-Agent", "bucketfs")

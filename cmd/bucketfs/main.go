@@ -142,6 +142,9 @@ func run(cfg config, ready *os.File) error {
 		}
 	}
 	logger.Infof("credentials: %s", source)
+	if cfg.s3.Encryption.Mode != s3client.SSENone || cfg.s3.StorageClass != "" {
+		logger.Infof("objects written: server-side encryption %s, storage class %s", cfg.s3.Encryption, orDefault(cfg.s3.StorageClass))
+	}
 	cfg.s3.CredentialsProvider = creds
 	client, err := s3client.New(cfg.s3)
 	if err != nil {
@@ -338,4 +341,12 @@ func watchFS(mx *metrics.Metrics, f *bfs.FS) {
 		mx.Gauge(c.name+"_cache_entries", "Entries held by the "+c.name+" cache.",
 			func() float64 { return float64(c.get(f.Stats()).Entries) })
 	}
+}
+
+// orDefault is s, or "the server's default" for "".
+func orDefault(s string) string {
+	if s == "" {
+		return "the server's default"
+	}
+	return s
 }

@@ -27,6 +27,8 @@ type config struct {
 	dataCache          blockcache.Options // on when Dir is set
 	kernelTTL          time.Duration
 	caFile             string
+	sse                string // --sse
+	sseCKeyFile        string // --sse-c-key-file
 	allowOther         bool
 	readAheadKiB       int
 	maxBackground      int
@@ -59,6 +61,12 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fl.StringVar(&cfg.s3.Addressing, "addressing", "auto", "bucket `style`: path (host/bucket/key), virtual (bucket.host/key), or auto (virtual on AWS, else path)")
 	fl.StringVar(&cfg.caFile, "ca-file", "", "PEM `file` of CA certificates to trust besides the system's (AWS_CA_BUNDLE is honoured too)")
 	fl.BoolVar(&cfg.s3.InsecureSkipVerify, "insecure-skip-verify", false, "do not verify the server's TLS certificate (unsafe; for tests)")
+
+	// Encryption and storage class.
+	fl.StringVar(&cfg.sse, "sse", "", "server-side encryption of the objects written: `mode` AES256 (SSE-S3) or aws:kms (SSE-KMS) (default: the bucket's)")
+	fl.StringVar(&cfg.s3.Encryption.KMSKeyID, "sse-kms-key-id", "", "SSE-KMS key `id` (implies --sse aws:kms; default: the server's key)")
+	fl.StringVar(&cfg.sseCKeyFile, "sse-c-key-file", "", "SSE-C: encrypt and read every object with the 32-byte key in `file` (raw, text or base64; mode 0600; needs https)")
+	fl.StringVar(&cfg.s3.StorageClass, "storage-class", "", "storage `class` of the objects written, e.g. STANDARD_IA (default: the server's)")
 
 	// Credentials.
 	fl.StringVar(&cfg.creds.PasswdFile, "passwd-file", "", "s3fs-format credentials `file`: ACCESS:SECRET or BUCKET:ACCESS:SECRET lines, mode 0600")
@@ -131,6 +139,7 @@ var optionAliases = map[string]string{
 	"public_bucket":          "anonymous",
 	"endpoint_region":        "region",
 	"use_cache":              "cache-dir",
+	"storage_class":          "storage-class",
 }
 
 // mountOnlyOptions are accepted and ignored: mount(8) and systemd use
@@ -282,7 +291,51 @@ func (cfg *config) resolve() error {
 		}
 		cfg.dataCache.Dir = dir
 	}
+	if err := cfg.resolveEncryption(); err != nil {
+		return err
+	}
 	cfg.fs.Endpoint = cfg.s3.Endpoint
+	return nil
+}
+
+// resolveEncryption reads --sse, --sse-kms-key-id, --sse-c-key-file and
+// --storage-class into cfg.s3; s3client.New checks the rest (SSE-C
+// needs https).
+func (cfg *config) resolveEncryption() error {
+	enc := &cfg.s3.Encryption
+	switch strings.ToLower(cfg.sse) {
+	case "":
+		if enc.KMSKeyID != "" {
+			enc.Mode = s3client.SSEKMS
+		}
+	case "aes256", "sse-s3":
+		enc.Mode = s3client.SSES3
+	case "aws:kms", "sse-kms", "kms":
+		enc.Mode = s3client.SSEKMS
+	default:
+		return fmt.Errorf("--sse %q: want AES256 (SSE-S3) or aws:kms (SSE-KMS); SSE-C is --sse-c-key-file", cfg.sse)
+	}
+	if enc.KMSKeyID != "" && enc.Mode != s3client.SSEKMS {
+		return fmt.Errorf("--sse-kms-key-id is for --sse aws:kms, not %s", cfg.sse)
+	}
+	if cfg.sseCKeyFile != "" {
+		if enc.Mode != s3client.SSENone {
+			return fmt.Errorf("--sse-c-key-file and --sse %s: choose one kind of server-side encryption", cfg.sse)
+		}
+		key, err := s3client.ReadCustomerKeyFile(cfg.sseCKeyFile)
+		if err != nil {
+			return fmt.Errorf("--sse-c-key-file: %w", err)
+		}
+		enc.Mode, enc.CustomerKey = s3client.SSEC, key
+		if !strings.HasPrefix(strings.ToLower(cfg.s3.Endpoint), "https://") {
+			return fmt.Errorf("--sse-c-key-file needs an https:// --endpoint: SSE-C sends the key with every request, and %s is plain HTTP", cfg.s3.Endpoint)
+		}
+	}
+	for _, r := range cfg.s3.StorageClass {
+		if !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+			return fmt.Errorf("--storage-class %q: want a class name such as STANDARD_IA", cfg.s3.StorageClass)
+		}
+	}
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	bfs "github.com/bucketfs/bucketfs/fs"
+	"github.com/bucketfs/bucketfs/s3client"
 )
 
 func TestParseArgs(t *testing.T) {
@@ -211,6 +212,59 @@ func TestChildArgsAbsolutePaths(t *testing.T) {
 		"passwd-file": again.creds.PasswdFile, "ca-file": again.caFile} {
 		if !filepath.IsAbs(p) || !strings.HasPrefix(p, wd+"/") {
 			t.Errorf("--%s in the child: %q, want an absolute path under %s", name, p, wd)
+		}
+	}
+}
+
+func TestParseArgsEncryption(t *testing.T) {
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "key")
+	if err := os.WriteFile(keyFile, []byte("0123456789abcdef0123456789abcdef\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	openKey := filepath.Join(dir, "open-key")
+	if err := os.WriteFile(openKey, []byte("0123456789abcdef0123456789abcdef"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(openKey, 0o644)
+	tls := []string{"--endpoint", "https://127.0.0.1:9000"}
+	for _, tc := range []struct {
+		args    []string
+		mode    string
+		kmsKey  string
+		class   string
+		errText string // "" is no error
+	}{
+		{args: []string{"--sse", "AES256"}, mode: s3client.SSES3},
+		{args: []string{"-o", "sse=aes256,storage_class=STANDARD_IA"}, mode: s3client.SSES3, class: "STANDARD_IA"},
+		{args: []string{"--sse", "aws:kms"}, mode: s3client.SSEKMS},
+		{args: []string{"-o", "sse_kms_key_id=my-minio-key"}, mode: s3client.SSEKMS, kmsKey: "my-minio-key"},
+		{args: append([]string{"--sse-c-key-file", keyFile}, tls...), mode: s3client.SSEC},
+		{args: append([]string{"-o", "sse_c_key_file=" + keyFile}, tls...), mode: s3client.SSEC},
+		{args: []string{"--sse-c-key-file", keyFile, "--endpoint", "http://127.0.0.1:9000"}, errText: "needs an https:// --endpoint"},
+		{args: append([]string{"--sse-c-key-file", openKey}, tls...), errText: "chmod 600"},
+		{args: append([]string{"--sse-c-key-file", keyFile, "--sse", "AES256"}, tls...), errText: "choose one"},
+		{args: []string{"--sse", "AES256", "--sse-kms-key-id", "k"}, errText: "is for --sse aws:kms"},
+		{args: []string{"--sse", "rot13"}, errText: `--sse "rot13"`},
+		{args: []string{"--storage-class", "STANDARD IA"}, errText: "--storage-class"},
+	} {
+		cfg, err := parseArgs(append(tc.args, "b", "/mnt"))
+		if tc.errText != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.errText) {
+				t.Errorf("%q: got %v, want an error with %q", tc.args, err, tc.errText)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", tc.args, err)
+			continue
+		}
+		e := cfg.s3.Encryption
+		if e.Mode != tc.mode || e.KMSKeyID != tc.kmsKey || cfg.s3.StorageClass != tc.class {
+			t.Errorf("%q: got mode %q key id %q class %q", tc.args, e.Mode, e.KMSKeyID, cfg.s3.StorageClass)
+		}
+		if tc.mode == s3client.SSEC && string(e.CustomerKey) != "0123456789abcdef0123456789abcdef" {
+			t.Errorf("%q: key %q", tc.args, e.CustomerKey)
 		}
 	}
 }
