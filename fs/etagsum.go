@@ -52,7 +52,7 @@ var (
 // another client's multipart upload, another server's scheme) or the
 // part sizes do not account for the ETag's number of parts.
 func newETagSum(info *s3client.ObjectInfo, size int64) *etagSum {
-	if info == nil || info.Encrypted {
+	if info == nil || info.Encrypted() {
 		return nil
 	}
 	etag := strings.ToLower(strings.Trim(info.ETag, `"`))

@@ -21,14 +21,21 @@ type ObjectInfo struct {
 	ETag         string
 	ContentType  string
 	ContentHeaders
-	// Encrypted is set when the server says it encrypted the object
-	// (x-amz-server-side-encryption or SSE-C headers): its ETag is then
-	// not the MD5 of its content.
-	Encrypted bool
+	// Encryption is how the server says it encrypted the object: SSES3,
+	// SSEKMS (x-amz-server-side-encryption), SSEC (SSE-C headers), or
+	// SSENone. The ETag of an encrypted object need not be its MD5.
+	Encryption string
+	// KMSKeyID is the SSE-KMS key the server names, if any.
+	KMSKeyID string
+	// StorageClass is x-amz-storage-class; "" is STANDARD.
+	StorageClass string
 	// Metadata holds the x-amz-meta-* headers, keyed by the lower-case
 	// name without the prefix ("mode", "mtime", ...).
 	Metadata map[string]string
 }
+
+// Encrypted reports whether the server encrypted the object.
+func (i *ObjectInfo) Encrypted() bool { return i.Encryption != SSENone }
 
 // ContentHeaders are the standard headers S3 stores with an object
 // besides its Content-Type; "" is absent.
@@ -169,8 +176,12 @@ func objectInfo(key string, resp *http.Response) *ObjectInfo {
 			}
 		}
 	}
-	info.Encrypted = resp.Header.Get("X-Amz-Server-Side-Encryption") != "" ||
-		resp.Header.Get("X-Amz-Server-Side-Encryption-Customer-Algorithm") != ""
+	info.Encryption = resp.Header.Get("X-Amz-Server-Side-Encryption")
+	if resp.Header.Get("X-Amz-Server-Side-Encryption-Customer-Algorithm") != "" {
+		info.Encryption = SSEC
+	}
+	info.KMSKeyID = resp.Header.Get("X-Amz-Server-Side-Encryption-Aws-Kms-Key-Id")
+	info.StorageClass = resp.Header.Get("X-Amz-Storage-Class")
 	if t, err := http.ParseTime(resp.Header.Get("Last-Modified")); err == nil {
 		info.LastModified = t
 	}

@@ -229,3 +229,29 @@ func TestReadCustomerKeyFile(t *testing.T) {
 		t.Error("missing file: no error")
 	}
 }
+
+func TestObjectInfoEncryption(t *testing.T) {
+	for _, tc := range []struct {
+		header map[string]string
+		mode   string
+		kmsKey string
+		class  string
+	}{
+		{map[string]string{}, SSENone, "", ""},
+		{map[string]string{"X-Amz-Server-Side-Encryption": "AES256"}, SSES3, "", ""},
+		{map[string]string{"X-Amz-Server-Side-Encryption": "aws:kms", "X-Amz-Server-Side-Encryption-Aws-Kms-Key-Id": "arn:k",
+			"X-Amz-Storage-Class": "STANDARD_IA"}, SSEKMS, "arn:k", "STANDARD_IA"},
+		{map[string]string{"X-Amz-Server-Side-Encryption-Customer-Algorithm": "AES256",
+			"X-Amz-Server-Side-Encryption-Customer-Key-Md5": testCustomerKeyMD5B64}, SSEC, "", ""},
+	} {
+		resp := &http.Response{Header: http.Header{}}
+		for k, v := range tc.header {
+			resp.Header.Set(k, v)
+		}
+		info := objectInfo("k", resp)
+		if info.Encryption != tc.mode || info.KMSKeyID != tc.kmsKey || info.StorageClass != tc.class ||
+			info.Encrypted() != (tc.mode != SSENone) {
+			t.Errorf("%v: got %q %q %q encrypted %v", tc.header, info.Encryption, info.KMSKeyID, info.StorageClass, info.Encrypted())
+		}
+	}
+}

@@ -126,6 +126,11 @@ rgw thread pool size = 64
 # The lifecycle worker sleeps 5 s uninterruptibly (during 00:00-06:00 UTC, its
 # default work window), which makes SIGTERM take ~5 s.
 rgw enable lc threads = false
+# SSE-KMS with the "testing" backend's static key (tests only), also over
+# plain HTTP; the key is harness.KMSKeyName's.
+rgw crypt s3 kms backend = testing
+rgw crypt s3 kms encryption keys = bucketfs-test-key=MTIzNDU2Nzg5MGFiY2RlZjEyMzQ1Njc4OTBhYmNkZWY=
+rgw crypt require ssl = false
 EOF
 
 # --no-mon-config on every daemon and client: otherwise each first fetches its

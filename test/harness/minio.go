@@ -75,6 +75,14 @@ func FreePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
+// KMSKeyName is the name of the KMS key of the test servers: MinIO's
+// built-in key (MINIO_KMS_SECRET_KEY) and Ceph RGW's "testing" KMS
+// backend; --sse aws:kms --sse-kms-key-id KMSKeyName uses it.
+const KMSKeyName = "bucketfs-test-key"
+
+// kmsKey is its 32 bytes, in base64; a test key, never a secret.
+const kmsKey = "MTIzNDU2Nzg5MGFiY2RlZjEyMzQ1Njc4OTBhYmNkZWY="
+
 // MinIOOptions change how MinIO is started.
 type MinIOOptions struct {
 	// CertsDir holds public.crt and private.key: serve HTTPS with them.
@@ -138,6 +146,8 @@ func startMinIO(bin, dir string, o MinIOOptions) (*Server, error) {
 	cmd.Env = append(os.Environ(),
 		"MINIO_ROOT_USER="+s.AccessKey, "MINIO_ROOT_PASSWORD="+s.SecretKey,
 		"MINIO_BROWSER=off", "MINIO_UPDATE=off", "MINIO_CI_CD=1",
+		// A built-in KMS key: SSE-S3 and SSE-KMS work.
+		"MINIO_KMS_SECRET_KEY="+KMSKeyName+":"+kmsKey,
 		// Serves BUCKET.VirtualHostDomain virtual-host style, the rest path style.
 		"MINIO_DOMAIN="+VirtualHostDomain)
 	cmd.Stdout, cmd.Stderr = log, log
