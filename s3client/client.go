@@ -171,6 +171,9 @@ type Client struct {
 	useV2      bool // sign with SigV2 (chosen, or fallen back to in auto mode)
 	listV1     bool // ListObjects uses V1: the server showed it lacks ListObjectsV2
 	answered   bool // a request has succeeded: the signature works
+	// copyThroughLogged: the first copy through the client was logged.
+	copyThroughLogged bool
+	encryptionWarned  bool // an unconfirmed encryption was logged (checkEncryption)
 	// pathStyle holds the buckets that --addressing virtual cannot
 	// address as bucket.host, whose fallback to path style was logged.
 	pathStyle map[string]bool
@@ -256,6 +259,7 @@ func (c *Client) do(ctx context.Context, r *request) (*http.Response, error) {
 		}
 		resp, err := c.once(ctx, r, deadline, cred)
 		if err == nil {
+			c.checkEncryption(r, resp.Header)
 			return resp, nil
 		}
 		lastErr = err

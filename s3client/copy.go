@@ -1,10 +1,15 @@
 package s3client
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
+
+	"github.com/sirupsen/logrus"
 )
 
 // CopyOptions are the optional parts of a CopyObject.
@@ -35,8 +40,19 @@ type xmlCopyResult struct {
 // the data passing through us, and returns the new ETag. Copying an object
 // onto itself with ReplaceMetadata is how its metadata is changed. Errors,
 // including those S3 reports in the body of a 200, are *Error for the
-// destination bucket/key.
+// destination bucket/key. A server that cannot copy the object (Ceph RGW
+// 16 answers NotImplemented for an encrypted source) gets it read and
+// written again through us (copyThrough).
 func (c *Client) CopyObject(ctx context.Context, bucket, key, srcBucket, srcKey string, opts CopyOptions) (etag string, err error) {
+	etag, err = c.copyObject(ctx, bucket, key, srcBucket, srcKey, opts)
+	if notImplemented(err) {
+		return c.copyThrough(ctx, bucket, key, srcBucket, srcKey, opts, copyThroughPartSize, err)
+	}
+	return etag, err
+}
+
+// copyObject is one CopyObject request.
+func (c *Client) copyObject(ctx context.Context, bucket, key, srcBucket, srcKey string, opts CopyOptions) (etag string, err error) {
 	h := http.Header{}
 	if opts.ReplaceMetadata {
 		h = PutOptions{ContentType: opts.ContentType, Metadata: opts.Metadata, ContentHeaders: opts.ContentHeaders}.header()
@@ -103,6 +119,16 @@ func (c *Client) copyAnySize(ctx context.Context, bucket, key, srcBucket, srcKey
 	if size <= maxSingle {
 		return c.CopyObject(ctx, bucket, key, srcBucket, srcKey, opts)
 	}
+	etag, err := c.copyInParts(ctx, bucket, key, srcBucket, srcKey, opts, partSize)
+	if notImplemented(err) {
+		return c.copyThrough(ctx, bucket, key, srcBucket, srcKey, opts, copyThroughPartSize, err)
+	}
+	return etag, err
+}
+
+// copyInParts copies an object as a multipart upload of UploadPartCopy
+// parts of partSize bytes.
+func (c *Client) copyInParts(ctx context.Context, bucket, key, srcBucket, srcKey string, opts CopyOptions, partSize int64) (string, error) {
 	info, err := c.HeadObject(ctx, srcBucket, srcKey)
 	if err != nil {
 		return "", err
@@ -133,3 +159,83 @@ func (c *Client) copyAnySize(ctx context.Context, bucket, key, srcBucket, srcKey
 	}
 	return etag, nil
 }
+
+// copyThroughPartSize is the part size of a copy through the client: the
+// memory it takes.
+const copyThroughPartSize = 16 << 20
+
+// notImplemented reports whether err is a server's NotImplemented (501).
+func notImplemented(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && (e.StatusCode == http.StatusNotImplemented || e.Code == "NotImplemented")
+}
+
+// copyThrough copies srcBucket/srcKey to bucket/key by reading it and
+// writing it again, for a server that refused to copy it (why): one PUT
+// up to partSize bytes, else a multipart upload of partSize parts, one
+// part in memory at a time. Every read is pinned (If-Match) to the
+// version a HEAD found, which must match opts.IfMatch if set. The copy
+// keeps the source's content type and metadata unless
+// opts.ReplaceMetadata, as CopyObject does.
+func (c *Client) copyThrough(ctx context.Context, bucket, key, srcBucket, srcKey string, opts CopyOptions, partSize int64, why error) (string, error) {
+	c.mu.Lock()
+	first := !c.copyThroughLogged
+	c.copyThroughLogged = true
+	c.mu.Unlock()
+	if first {
+		c.log.WithFields(logrus.Fields{"bucket": srcBucket, "key": srcKey}).
+			Warnf("the server cannot copy this object itself (%v): copying it, and the next such, through bucketfs (GET and PUT)", why)
+	}
+	info, err := c.HeadObject(ctx, srcBucket, srcKey)
+	if err != nil {
+		return "", err
+	}
+	if opts.IfMatch != "" && trimETag(info.ETag) != trimETag(opts.IfMatch) {
+		return "", &Error{Op: "CopyObject", Bucket: srcBucket, Key: srcKey, StatusCode: http.StatusPreconditionFailed,
+			Code: "PreconditionFailed", Message: "the source changed"}
+	}
+	put := PutOptions{ContentType: info.ContentType, Metadata: info.Metadata, ContentHeaders: info.ContentHeaders}
+	if opts.ReplaceMetadata {
+		put = PutOptions{ContentType: opts.ContentType, Metadata: opts.Metadata, ContentHeaders: opts.ContentHeaders}
+	}
+	get := GetOptions{IfMatch: info.ETag}
+	buf := make([]byte, min(info.Size, partSize))
+	read := func(off int64, p []byte) error {
+		n, _, err := c.ReadObject(ctx, srcBucket, srcKey, off, p, get)
+		if err == nil && n < len(p) {
+			err = fmt.Errorf("s3 GetObject %q: object ended at %d, HEAD said %d bytes", where(srcBucket, srcKey), off+int64(n), info.Size)
+		}
+		return err
+	}
+	if info.Size <= partSize {
+		if err := read(0, buf); err != nil {
+			return "", err
+		}
+		return c.PutObject(ctx, bucket, key, bytes.NewReader(buf), info.Size, put)
+	}
+	id, err := c.CreateMultipartUpload(ctx, bucket, key, put)
+	if err != nil {
+		return "", err
+	}
+	var parts []CompletedPart
+	for off, n := int64(0), 1; off < info.Size && err == nil; off, n = off+partSize, n+1 {
+		p := buf[:min(partSize, info.Size-off)]
+		var etag string
+		if err = read(off, p); err == nil {
+			etag, err = c.UploadPart(ctx, bucket, key, id, n, bytes.NewReader(p), int64(len(p)))
+		}
+		parts = append(parts, CompletedPart{PartNumber: n, ETag: etag})
+	}
+	var etag string
+	if err == nil {
+		etag, err = c.CompleteMultipartUpload(ctx, bucket, key, id, parts)
+	}
+	if err != nil {
+		c.AbortMultipartUpload(context.WithoutCancel(ctx), bucket, key, id)
+		return "", err
+	}
+	return etag, nil
+}
+
+// trimETag is an ETag without its quotes.
+func trimETag(etag string) string { return strings.Trim(etag, `"`) }

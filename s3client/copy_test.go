@@ -3,6 +3,7 @@ package s3client
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -139,4 +140,90 @@ func TestCopyAnySizeSingle(t *testing.T) {
 	}
 	want := "PUT /dst/k copy-source=/src/k metadata-directive=COPY"
 	checkRequests(t, &log, []string{want, want, want})
+}
+
+// copyRefusingServer holds one object, src (25 bytes, ETag "e1"), refuses
+// every server-side copy with NotImplemented as Ceph RGW 16 does for an
+// encrypted source, and records what is PUT: whole objects in puts,
+// parts in parts (by number).
+type copyRefusingServer struct {
+	log   opsLog
+	puts  map[string]string
+	parts map[string]string
+}
+
+const copySrcData = "abcdefghijklmnopqrstuvwxy"
+
+func (s *copyRefusingServer) serve(w http.ResponseWriter, r *http.Request) {
+	s.log.add(r)
+	body := string(s.log.body[s.log.n()-1])
+	q := r.URL.Query()
+	switch {
+	case r.Header.Get("X-Amz-Copy-Source") != "":
+		writeS3Error(w, http.StatusNotImplemented, "NotImplemented", "")
+	case r.Method == http.MethodHead:
+		w.Header().Set("Content-Length", "25")
+		w.Header().Set("ETag", `"e1"`)
+		w.Header().Set("Content-Type", "text/plain")
+		w.Header().Set("X-Amz-Meta-Mode", "33188")
+	case r.Method == http.MethodGet:
+		if r.Header.Get("If-Match") != `"e1"` {
+			writeS3Error(w, http.StatusPreconditionFailed, "PreconditionFailed", "")
+			return
+		}
+		var first, last int
+		fmt.Sscanf(r.Header.Get("Range"), "bytes=%d-%d", &first, &last)
+		w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/25", first, last))
+		w.WriteHeader(http.StatusPartialContent)
+		io.WriteString(w, copySrcData[first:last+1])
+	case r.Method == http.MethodPost && q.Has("uploads"):
+		s.puts[r.URL.Path+" meta"] = r.Header.Get("X-Amz-Meta-Mode")
+		io.WriteString(w, `<InitiateMultipartUploadResult><UploadId>u1</UploadId></InitiateMultipartUploadResult>`)
+	case r.Method == http.MethodPost:
+		io.WriteString(w, `<CompleteMultipartUploadResult><ETag>"m-3"</ETag></CompleteMultipartUploadResult>`)
+	case r.Method == http.MethodPut && q.Has("partNumber"):
+		s.parts[q.Get("partNumber")] = body
+		w.Header().Set("ETag", `"p`+q.Get("partNumber")+`"`)
+	case r.Method == http.MethodPut:
+		s.puts[r.URL.Path] = body
+		s.puts[r.URL.Path+" meta"] = r.Header.Get("X-Amz-Meta-Mode")
+		w.Header().Set("ETag", `"new"`)
+	}
+}
+
+// TestCopyThroughWhenServerRefuses: a copy the server answers with
+// NotImplemented is made by reading and writing the object, keeping
+// its metadata (or replacing it), pinned to the version HEAD saw.
+func TestCopyThroughWhenServerRefuses(t *testing.T) {
+	s := &copyRefusingServer{puts: map[string]string{}, parts: map[string]string{}}
+	c := opsClient(t, s.serve)
+	ctx := context.Background()
+	etag, err := c.CopyObject(ctx, "b", "dst", "b", "src", CopyOptions{IfMatch: `"e1"`})
+	if err != nil || etag != `"new"` {
+		t.Fatalf("CopyObject: %q, %v", etag, err)
+	}
+	if s.puts["/b/dst"] != copySrcData || s.puts["/b/dst meta"] != "33188" {
+		t.Errorf("PUT of the copy: %q", s.puts)
+	}
+	if _, err := c.CopyObject(ctx, "b", "src", "b", "src", CopyOptions{ReplaceMetadata: true, Metadata: map[string]string{"mode": "33152"}}); err != nil {
+		t.Fatal(err)
+	}
+	if s.puts["/b/src"] != copySrcData || s.puts["/b/src meta"] != "33152" {
+		t.Errorf("PUT of the metadata rewrite: %q", s.puts)
+	}
+	// In parts of 10 bytes: 10 + 10 + 5, through a multipart upload.
+	if _, err := c.copyThrough(ctx, "b", "big", "b", "src", CopyOptions{}, 10, errors.New("test")); err != nil {
+		t.Fatal(err)
+	}
+	if s.parts["1"] != copySrcData[:10] || s.parts["2"] != copySrcData[10:20] || s.parts["3"] != copySrcData[20:] ||
+		s.puts["/b/big meta"] != "33188" {
+		t.Errorf("parts %q, puts %q", s.parts, s.puts)
+	}
+	// The source is not the version asked for.
+	if _, err := c.CopyObject(ctx, "b", "dst2", "b", "src", CopyOptions{IfMatch: `"e0"`}); !errors.Is(err, ErrPreconditionFailed) {
+		t.Errorf("copy of a changed source: %v, want ErrPreconditionFailed", err)
+	}
+	if _, ok := s.puts["/b/dst2"]; ok {
+		t.Error("a changed source was copied")
+	}
 }

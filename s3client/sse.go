@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/sirupsen/logrus"
 )
 
 // Server-side encryption modes (Encryption.Mode).
@@ -143,4 +145,48 @@ func ReadCustomerKeyFile(path string) ([]byte, error) {
 		return key, nil
 	}
 	return nil, fmt.Errorf("SSE-C key file %s holds %d bytes: want a %d-byte key, as raw bytes, text or base64", path, len(data), CustomerKeySize)
+}
+
+// confirmsEncryption: the operations whose answer says how the object
+// they made is encrypted, on every server tested: PutObject alone (MinIO
+// does not say it in the answers of a copy or a multipart upload, Ceph
+// RGW not in that of a multipart upload's completion).
+var confirmsEncryption = map[string]bool{"PutObject": true}
+
+// unconfirmedEncryption returns why the answer h to op does not confirm
+// the encryption e asked for, or "" if it does (or says nothing is due).
+func unconfirmedEncryption(e Encryption, op string, h http.Header) string {
+	if e.Mode == SSENone || !confirmsEncryption[op] {
+		return ""
+	}
+	got := h.Get("X-Amz-Server-Side-Encryption")
+	if e.Mode == SSEC {
+		got = h.Get("X-Amz-Server-Side-Encryption-Customer-Algorithm")
+	}
+	if got == "" {
+		return "the answer names no server-side encryption"
+	}
+	if e.Mode != SSEC && got != e.Mode {
+		return "the server says " + got
+	}
+	return ""
+}
+
+// checkEncryption warns, once per client, of an object the server may
+// have stored without the encryption asked for (Ceph RGW 16 takes
+// "x-amz-server-side-encryption: AES256" and stores the object plain).
+func (c *Client) checkEncryption(r *request, h http.Header) {
+	why := unconfirmedEncryption(c.opts.Encryption, r.op, h)
+	if why == "" {
+		return
+	}
+	c.mu.Lock()
+	first := !c.encryptionWarned
+	c.encryptionWarned = true
+	c.mu.Unlock()
+	if first {
+		c.log.WithFields(logrus.Fields{"op": r.op, "bucket": r.bucket, "key": r.key}).
+			Errorf("server-side encryption %s was asked for but not confirmed (%s): the server may store objects unencrypted; "+
+				"check with the server's tools (this is said once)", c.opts.Encryption, why)
+	}
 }

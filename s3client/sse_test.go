@@ -255,3 +255,35 @@ func TestObjectInfoEncryption(t *testing.T) {
 		}
 	}
 }
+
+func TestUnconfirmedEncryption(t *testing.T) {
+	h := func(kv ...string) http.Header {
+		out := http.Header{}
+		for i := 0; i < len(kv); i += 2 {
+			out.Set(kv[i], kv[i+1])
+		}
+		return out
+	}
+	s3, kms, c := Encryption{Mode: SSES3}, Encryption{Mode: SSEKMS}, Encryption{Mode: SSEC, CustomerKey: testCustomerKey}
+	for _, tc := range []struct {
+		enc     Encryption
+		op      string
+		h       http.Header
+		warning bool
+	}{
+		{Encryption{}, "PutObject", h(), false},
+		{s3, "PutObject", h("X-Amz-Server-Side-Encryption", "AES256"), false},
+		{s3, "PutObject", h(), true}, // Ceph RGW 16
+		{s3, "PutObject", h("X-Amz-Server-Side-Encryption", "aws:kms"), true},
+		{kms, "PutObject", h("X-Amz-Server-Side-Encryption", "aws:kms"), false},
+		{kms, "CopyObject", h(), false}, // not said by MinIO
+		{kms, "CompleteMultipartUpload", h(), false},
+		{c, "PutObject", h("X-Amz-Server-Side-Encryption-Customer-Algorithm", "AES256"), false},
+		{c, "PutObject", h(), true},
+		{c, "GetObject", h(), false},
+	} {
+		if got := unconfirmedEncryption(tc.enc, tc.op, tc.h) != ""; got != tc.warning {
+			t.Errorf("%s %s %v: warning %v, want %v", tc.enc, tc.op, tc.h, got, tc.warning)
+		}
+	}
+}
