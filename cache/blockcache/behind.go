@@ -22,7 +22,8 @@ type pendingBlock struct {
 	id      objectID
 	idx     int64
 	name    string
-	data    []byte // a copy of its own, never changed
+	frame   []byte // its header and bytes (direct.go), a copy of its own
+	data    []byte // the bytes, in frame; never changed
 	objSize int64
 }
 
@@ -43,57 +44,77 @@ func (c *Cache) put(id objectID, idx int64, data []byte, objSize int64, wait boo
 		c.mu.Unlock()
 		return
 	}
-	if c.pendingBytes+int64(len(data)) > c.maxPending {
-		c.mu.Unlock()
-		if wait {
-			c.write(&pendingBlock{id: id, idx: idx, name: name, data: data, objSize: objSize})
-			return
-		}
+	full := c.pendingBytes+int64(len(data)) > c.maxPending
+	c.mu.Unlock()
+	if full && !wait {
 		c.stats.dropped.Add(1)
 		return
 	}
-	buf := c.getBuf(len(data))
-	pb := &pendingBlock{id: id, idx: idx, name: name, data: buf[:copy(buf[:len(data)], data)], objSize: objSize}
-	select {
-	case c.queue <- pb:
-		c.pending[name] = pb
-		c.pendingBytes += int64(len(data))
-		c.stats.queued.Add(1)
-	default: // more blocks queued than the channel holds: tiny ones
-		c.mu.Unlock()
-		c.putBuf(buf)
-		if wait {
-			c.write(&pendingBlock{id: id, idx: idx, name: name, data: data, objSize: objSize})
-		} else {
-			c.stats.dropped.Add(1)
-		}
+	pb := c.newPending(id, idx, name, data, objSize)
+	if full {
+		c.write(pb)
+		c.putQueueFrame(pb.frame)
 		return
 	}
+	c.mu.Lock()
+	if c.closed || c.entries[name] != nil || c.writing[name] || c.pending[name] != nil {
+		c.mu.Unlock() // another put got there while we copied
+		c.putQueueFrame(pb.frame)
+		return
+	}
+	queued := false
+	if c.pendingBytes+int64(len(data)) <= c.maxPending {
+		select {
+		case c.queue <- pb:
+			c.pending[name] = pb
+			c.pendingBytes += int64(len(data))
+			c.stats.queued.Add(1)
+			queued = true
+		default: // more blocks queued than the channel holds: tiny ones
+		}
+	}
 	c.mu.Unlock()
+	if queued {
+		return
+	}
+	if wait {
+		c.write(pb)
+	} else {
+		c.stats.dropped.Add(1)
+	}
+	c.putQueueFrame(pb.frame)
 }
 
-// getBuf returns a buffer for a queued block of n bytes: a whole block's
-// from the free list (buffers are kept, not given back to the garbage
+// newPending copies block idx of id into a frame.
+func (c *Cache) newPending(id objectID, idx int64, name string, data []byte, objSize int64) *pendingBlock {
+	frame := c.getQueueFrame(len(data))
+	pb := &pendingBlock{id: id, idx: idx, name: name, frame: frame, objSize: objSize}
+	pb.data = frame[headerSize : headerSize+copy(frame[headerSize:], data)]
+	return pb
+}
+
+// getQueueFrame returns a frame for a block of n bytes: a whole block's
+// from the free list (frames are kept, not given back to the garbage
 // collector: fresh memory costs page faults), a small one made anew.
-func (c *Cache) getBuf(n int) []byte {
+func (c *Cache) getQueueFrame(n int) []byte {
 	if int64(n) < c.blockSize/4 {
-		return make([]byte, n)
+		return newFrame(n)
 	}
 	select {
 	case b := <-c.free:
 		return b
 	default:
-		return make([]byte, c.blockSize)
+		return newFrame(int(c.blockSize))
 	}
 }
 
-// putBuf keeps a whole block's buffer for the next queued block.
-func (c *Cache) putBuf(b []byte) {
-	if int64(cap(b)) != c.blockSize {
+// putQueueFrame keeps a whole block's frame for the next queued block.
+func (c *Cache) putQueueFrame(b []byte) {
+	if len(b) != alignUp(headerSize+int(c.blockSize)) {
 		return
 	}
 	select {
-	case c.free <- b[:cap(b)]:
+	case c.free <- b:
 	default:
 	}
 }
@@ -110,7 +131,7 @@ func (c *Cache) writeBehind() {
 			c.drained.Broadcast()
 		}
 		c.mu.Unlock()
-		c.putBuf(pb.data) // no reader holds it: they copy under c.mu
+		c.putQueueFrame(pb.frame) // no reader holds it: they copy under c.mu
 	}
 }
 
@@ -120,7 +141,8 @@ func (c *Cache) write(pb *pendingBlock) {
 	if !c.reserve(pb.name, size) {
 		return
 	}
-	err := c.writeFile(pb.name, header(pb.id, pb.idx, pb.data, pb.objSize), pb.data)
+	putHeader(pb.frame[:headerSize], pb.id, pb.idx, pb.data, pb.objSize)
+	err := c.writeBlock(pb.name, pb.frame, len(pb.data))
 	c.finish(pb.name, size, err)
 	if err != nil {
 		c.diskFailed("write", err)
