@@ -22,8 +22,7 @@ type pendingBlock struct {
 	id      objectID
 	idx     int64
 	name    string
-	frame   []byte // its header and bytes (direct.go), a copy of its own
-	data    []byte // the bytes, in frame; never changed
+	data    []byte // a copy of its own, never changed
 	objSize int64
 }
 
@@ -44,77 +43,57 @@ func (c *Cache) put(id objectID, idx int64, data []byte, objSize int64, wait boo
 		c.mu.Unlock()
 		return
 	}
-	full := c.pendingBytes+int64(len(data)) > c.maxPending
-	c.mu.Unlock()
-	if full && !wait {
-		c.stats.dropped.Add(1)
-		return
-	}
-	pb := c.newPending(id, idx, name, data, objSize)
-	if full {
-		c.write(pb)
-		c.putQueueFrame(pb.frame)
-		return
-	}
-	c.mu.Lock()
-	if c.closed || c.entries[name] != nil || c.writing[name] || c.pending[name] != nil {
-		c.mu.Unlock() // another put got there while we copied
-		c.putQueueFrame(pb.frame)
-		return
-	}
-	queued := false
-	if c.pendingBytes+int64(len(data)) <= c.maxPending {
-		select {
-		case c.queue <- pb:
-			c.pending[name] = pb
-			c.pendingBytes += int64(len(data))
-			c.stats.queued.Add(1)
-			queued = true
-		default: // more blocks queued than the channel holds: tiny ones
+	if c.pendingBytes+int64(len(data)) > c.maxPending {
+		c.mu.Unlock()
+		if wait {
+			c.write(&pendingBlock{id: id, idx: idx, name: name, data: data, objSize: objSize})
+			return
 		}
-	}
-	c.mu.Unlock()
-	if queued {
+		c.stats.dropped.Add(1)
 		return
 	}
-	if wait {
-		c.write(pb)
-	} else {
-		c.stats.dropped.Add(1)
+	buf := c.getBuf(len(data))
+	pb := &pendingBlock{id: id, idx: idx, name: name, data: buf[:copy(buf[:len(data)], data)], objSize: objSize}
+	select {
+	case c.queue <- pb:
+		c.pending[name] = pb
+		c.pendingBytes += int64(len(data))
+		c.stats.queued.Add(1)
+	default: // more blocks queued than the channel holds: tiny ones
+		c.mu.Unlock()
+		c.putBuf(buf)
+		if wait {
+			c.write(&pendingBlock{id: id, idx: idx, name: name, data: data, objSize: objSize})
+		} else {
+			c.stats.dropped.Add(1)
+		}
+		return
 	}
-	c.putQueueFrame(pb.frame)
+	c.mu.Unlock()
 }
 
-// newPending copies block idx of id into a frame.
-func (c *Cache) newPending(id objectID, idx int64, name string, data []byte, objSize int64) *pendingBlock {
-	frame := c.getQueueFrame(len(data))
-	pb := &pendingBlock{id: id, idx: idx, name: name, frame: frame, objSize: objSize}
-	pb.data = frame[headerSize : headerSize+copy(frame[headerSize:], data)]
-	return pb
-}
-
-// getQueueFrame returns a frame for a block of n bytes: a whole block's
-// from the free list (frames are kept, not given back to the garbage
+// getBuf returns a buffer for a queued block of n bytes: a whole block's
+// from the free list (buffers are kept, not given back to the garbage
 // collector: fresh memory costs page faults), a small one made anew.
-func (c *Cache) getQueueFrame(n int) []byte {
+func (c *Cache) getBuf(n int) []byte {
 	if int64(n) < c.blockSize/4 {
-		return newFrame(n)
+		return make([]byte, n)
 	}
 	select {
 	case b := <-c.free:
 		return b
 	default:
-		return newFrame(int(c.blockSize))
+		return make([]byte, c.blockSize)
 	}
 }
 
-// putQueueFrame keeps a whole block's frame for the next queued block.
-func (c *Cache) putQueueFrame(b []byte) {
-	if len(b) != alignUp(headerSize+int(c.blockSize)) {
+// putBuf keeps a whole block's buffer for the next queued block.
+func (c *Cache) putBuf(b []byte) {
+	if int64(cap(b)) != c.blockSize {
 		return
 	}
 	select {
-	case c.free <- b:
+	case c.free <- b[:cap(b)]:
 	default:
 	}
 }
@@ -131,7 +110,7 @@ func (c *Cache) writeBehind() {
 			c.drained.Broadcast()
 		}
 		c.mu.Unlock()
-		c.putQueueFrame(pb.frame) // no reader holds it: they copy under c.mu
+		c.putBuf(pb.data) // no reader holds it: they copy under c.mu
 	}
 }
 
@@ -141,8 +120,7 @@ func (c *Cache) write(pb *pendingBlock) {
 	if !c.reserve(pb.name, size) {
 		return
 	}
-	putHeader(pb.frame[:headerSize], pb.id, pb.idx, pb.data, pb.objSize)
-	err := c.writeBlock(pb.name, pb.frame, len(pb.data))
+	err := c.writeFile(pb.name, header(pb.id, pb.idx, pb.data, pb.objSize), pb.data)
 	c.finish(pb.name, size, err)
 	if err != nil {
 		c.diskFailed("write", err)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -28,12 +29,9 @@ type Cache struct {
 	lock        *os.File    // flocked while open
 	warned      atomic.Bool // the disk's first failure was logged
 	scratch     sync.Pool   // *[]byte of blockSize, for reads that are not block-aligned
-	frames      sync.Pool   // *[]byte frames of a whole block (newFrame), for reading block files
-	noDirect    atomic.Bool // the filesystem refuses O_DIRECT: buffered I/O (direct.go)
-	tmpSeq      atomic.Int64
 
 	queue       chan *pendingBlock // the write-behind's (behind.go)
-	free        chan []byte        // whole-block frames for the queue
+	free        chan []byte        // whole-block buffers for the queue
 	maxPending  int64              // most bytes queued
 	writersDone sync.WaitGroup
 	stats       behindStats
@@ -128,9 +126,8 @@ func blockName(id objectID, idx int64) string {
 	return fmt.Sprintf("%s-%016x", hex.EncodeToString(id[:16]), uint64(idx))
 }
 
-// putHeader fills h (headerSize bytes) with the header of block idx of
-// id holding data.
-func putHeader(h []byte, id objectID, idx int64, data []byte, objSize int64) {
+func header(id objectID, idx int64, data []byte, objSize int64) []byte {
+	h := make([]byte, headerSize)
 	copy(h[0:4], magic[:])
 	binary.BigEndian.PutUint32(h[4:8], layoutVersion)
 	binary.BigEndian.PutUint32(h[12:16], uint32(len(data)))
@@ -138,6 +135,7 @@ func putHeader(h []byte, id objectID, idx int64, data []byte, objSize int64) {
 	binary.BigEndian.PutUint64(h[24:32], uint64(idx))
 	copy(h[32:64], id[:])
 	binary.BigEndian.PutUint32(h[8:12], checksum(h, data))
+	return h
 }
 
 func checksum(h, data []byte) uint32 {
@@ -186,19 +184,20 @@ func (c *Cache) get(id objectID, idx int64, dst []byte) (n int, objSize int64, o
 	return n, objSize, true
 }
 
-// readFile reads and checks a block file, into dst.
+// readFile reads and checks a block file.
 func (c *Cache) readFile(path string, id objectID, idx int64, dst []byte) (int, int64, error) {
-	frame := c.getFrame()
-	defer c.putFrame(frame)
-	got, err := c.readBlock(path, *frame)
+	f, err := os.Open(path)
 	if err != nil {
 		return 0, 0, err
 	}
-	f := (*frame)[:got]
-	if got < headerSize {
-		return 0, 0, fmt.Errorf("%w: short header", errCorrupt)
+	defer f.Close()
+	h := make([]byte, headerSize)
+	if _, err := io.ReadFull(f, h); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return 0, 0, fmt.Errorf("%w: short header", errCorrupt)
+		}
+		return 0, 0, err
 	}
-	h := f[:headerSize]
 	n := int64(binary.BigEndian.Uint32(h[12:16]))
 	switch {
 	case [4]byte(h[0:4]) != magic || binary.BigEndian.Uint32(h[4:8]) != layoutVersion:
@@ -207,26 +206,40 @@ func (c *Cache) readFile(path string, id objectID, idx int64, dst []byte) (int, 
 		return 0, 0, fmt.Errorf("%w: length %d", errCorrupt, n)
 	case int64(binary.BigEndian.Uint64(h[24:32])) != idx || [32]byte(h[32:64]) != id:
 		return 0, 0, fmt.Errorf("%w: another block's header", errCorrupt)
-	case int64(got) < headerSize+n:
-		return 0, 0, fmt.Errorf("%w: short block", errCorrupt)
 	}
-	data := f[headerSize : headerSize+n]
-	if sum := checksum(h, data); sum != binary.BigEndian.Uint32(h[8:12]) {
+	if _, err := io.ReadFull(f, dst[:n]); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return 0, 0, fmt.Errorf("%w: short block", errCorrupt)
+		}
+		return 0, 0, err
+	}
+	if sum := checksum(h, dst[:n]); sum != binary.BigEndian.Uint32(h[8:12]) {
 		return 0, 0, fmt.Errorf("%w: checksum %08x, want %08x", errCorrupt, sum, binary.BigEndian.Uint32(h[8:12]))
 	}
-	return copy(dst, data), int64(binary.BigEndian.Uint64(h[16:24])), nil
+	return int(n), int64(binary.BigEndian.Uint64(h[16:24])), nil
 }
 
-// getFrame returns a frame of a whole block, for reading a block file.
-func (c *Cache) getFrame() *[]byte {
-	if b, ok := c.frames.Get().(*[]byte); ok {
-		return b
+// writeFile writes a block file atomically: a temp file, then a rename.
+func (c *Cache) writeFile(name string, h, data []byte) error {
+	f, err := os.CreateTemp(c.blocks, tmpPrefix+"*")
+	if err != nil {
+		return err
 	}
-	b := newFrame(int(c.blockSize))
-	return &b
+	_, err = f.Write(h)
+	if err == nil {
+		_, err = f.Write(data)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), filepath.Join(c.blocks, name))
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return err
 }
-
-func (c *Cache) putFrame(b *[]byte) { c.frames.Put(b) }
 
 // reserve counts size bytes for block name before its file is written,
 // evicting blocks as needed. It reports false (nothing reserved) if the
