@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -84,5 +85,84 @@ func TestBudgetGivesEverythingBack(t *testing.T) {
 	}
 	if n := fsys.parts.mem.inUse(); n != 0 {
 		t.Errorf("bytes still charged to the budget after every file was closed: %d", n)
+	}
+}
+
+// The pool keeps what it is given back across garbage collections
+// (unlike a sync.Pool), never more than the budget, and a trim gives
+// back what was not needed since the last one.
+func TestBufPoolKeepsAndTrims(t *testing.T) {
+	b := &bufPool{size: 1024, mem: newBudget(3 * 1024)}
+	var bufs [][]byte
+	for i := 0; i < 4; i++ {
+		bufs = append(bufs, b.get(1024))
+	}
+	for _, buf := range bufs {
+		b.put(buf)
+	}
+	if len(b.free) != 3 {
+		t.Fatalf("free buffers: %d, want 3 (the budget's worth)", len(b.free))
+	}
+	runtime.GC()
+	runtime.GC()
+	same := 0
+	for i := 0; i < 3; i++ {
+		got := b.get(1024)
+		for _, old := range bufs {
+			if &got[:1][0] == &old[:1][0] {
+				same++
+			}
+		}
+		defer b.put(got)
+	}
+	if same != 3 {
+		t.Errorf("after two collections %d of 3 buffers were reused", same)
+	}
+	if b.held.Load() != 3*1024 {
+		t.Errorf("held: %d", b.held.Load())
+	}
+}
+
+func TestBufPoolTrim(t *testing.T) {
+	b := &bufPool{size: 1024}
+	x, y, z := b.get(1024), b.get(1024), b.get(1024)
+	b.put(x) // the first free buffer: its interval starts
+	b.put(y)
+	b.put(z)
+	b.trim() // x was free all along; y and z came later
+	if len(b.free) != 2 {
+		t.Fatalf("after the first trim: %d free, want 2", len(b.free))
+	}
+	// One buffer in use during the next interval: one stayed free.
+	b.put(b.get(1024))
+	b.trim()
+	if len(b.free) != 1 {
+		t.Fatalf("after the second trim: %d free, want 1 (the one used)", len(b.free))
+	}
+	b.trim() // unused for a whole interval
+	if len(b.free) != 0 || b.trimming {
+		t.Fatalf("after a third trim: %d free, trimming %v", len(b.free), b.trimming)
+	}
+}
+
+// Reads ahead share aheadMax: past it tryGet refuses, get does not.
+func TestBufPoolAheadMax(t *testing.T) {
+	b := &bufPool{size: 1024, mem: newBudget(1 << 20), aheadMax: 3 * 1024}
+	var held [][]byte
+	for i := 0; i < 3; i++ {
+		buf := b.tryGet(1024)
+		if buf == nil {
+			t.Fatalf("tryGet %d of 3: refused", i+1)
+		}
+		held = append(held, buf)
+	}
+	if b.tryGet(1024) != nil {
+		t.Fatal("tryGet past aheadMax: granted")
+	}
+	held = append(held, b.get(1024)) // a chunk being read cannot wait
+	b.put(held[0])
+	b.put(held[1])
+	if b.tryGet(1024) == nil {
+		t.Error("tryGet with room again: refused")
 	}
 }

@@ -225,7 +225,7 @@ func New(store Store, cacheOpts cache.Options, opts Options, log *logrus.Entry) 
 		headSlots: make(chan struct{}, 16),
 		fillSlots: make(chan struct{}, fillParallel),
 		parts:     &bufPool{size: opts.Write.PartSize, mem: mem},
-		chunks:    &bufPool{size: opts.Read.ChunkSize, mem: mem},
+		chunks:    &bufPool{size: opts.Read.ChunkSize, mem: mem, aheadMax: opts.Read.MaxAheadMemory},
 	}
 	f.data = f.store
 	if opts.Cache != nil {

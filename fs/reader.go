@@ -16,7 +16,8 @@ package fs
 //
 // Sequential reads (the kernel may send them slightly out of order) get
 // a window of parallel ranged GETs of ChunkSize ahead of them that grows
-// from 2 to MaxAhead chunks; at most MaxAhead+2 chunks are held. Chunks
+// from 2 to MaxAhead chunks; at most MaxAhead+2 chunks are held, fewer
+// while the readers of the mount together hold MaxAheadMemory. Chunks
 // are large (8 MiB) because every GET costs the server a lookup and a
 // partly read erasure block: on MinIO, 2 MiB ranges take twice the
 // server CPU per byte of 8 MiB ones and half the throughput. A read
@@ -60,6 +61,12 @@ type ReadOptions struct {
 	// (default DefaultMaxAhead). Memory per reader is at most
 	// (MaxAhead+2)*ChunkSize, and replies being sent.
 	MaxAhead int
+	// MaxAheadMemory is the most bytes of chunks all the readers of the
+	// mount hold together before a read ahead is left out (default
+	// DefaultMaxAheadMemory): with many files read at once, each window
+	// shrinks (down to the chunks being read) instead of the mount's
+	// memory growing with every reader.
+	MaxAheadMemory int64
 	// Block rounds random reads: each fetches only the blocks it touches
 	// (default 128 KiB).
 	Block int64
@@ -89,6 +96,9 @@ const (
 	DefaultChunkSize = 8 << 20
 	DefaultMaxAhead  = 4
 	DefaultDirectMin = 32 << 20
+	// DefaultMaxAheadMemory lets about three readers have whole windows
+	// (MaxAhead+2 chunks of 8 MiB each).
+	DefaultMaxAheadMemory = 128 << 20
 )
 
 func (o *ReadOptions) setDefaults() {
@@ -97,6 +107,9 @@ func (o *ReadOptions) setDefaults() {
 	}
 	if o.MaxAhead <= 0 {
 		o.MaxAhead = DefaultMaxAhead
+	}
+	if o.MaxAheadMemory <= 0 {
+		o.MaxAheadMemory = DefaultMaxAheadMemory
 	}
 	if o.Block <= 0 {
 		o.Block = 128 << 10
@@ -220,20 +233,15 @@ func (r *reader) Read(ctx context.Context, dest []byte, off int64) (data []byte,
 			need = append(need, c)
 		}
 	}
-	// The kernel sends reads of one window in parallel and in any order:
-	// keep chunks (and the one before this read) until there are too
-	// many, then drop the lowest.
-	for len(r.chunks) > r.opts.MaxAhead+2 {
-		lowest := int64(-1)
-		for i := range r.chunks {
-			if i < first-1 && (lowest < 0 || i < lowest) {
-				lowest = i
-			}
+	// The kernel sends reads of one window (its read-ahead, smaller than
+	// a chunk) in parallel and in any order: keep the chunk before this
+	// read, drop those before it. Chunks read past hold memory the
+	// readers of other files may need for their reads ahead
+	// (MaxAheadMemory).
+	for i := range r.chunks {
+		if i < first-1 {
+			r.forgetLocked(i)
 		}
-		if lowest < 0 {
-			break
-		}
-		r.forgetLocked(lowest)
 	}
 	r.mu.Unlock()
 	releaseAll := func(from int) {

@@ -106,6 +106,7 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 	fl.IntVar(&cfg.readAheadKiB, "read-ahead-kib", 4096, "kernel read-ahead of the mount in `KiB` (sysfs read_ahead_kb; 0 leaves the kernel's 128)")
 	fl.Int64Var(&cfg.fs.Read.ChunkSize, "read-chunk", bfs.DefaultChunkSize, "size of one ranged GET of a sequential read, `bytes`")
 	fl.IntVar(&cfg.fs.Read.MaxAhead, "read-ahead-chunks", bfs.DefaultMaxAhead, "most `number` of GETs in flight ahead of one sequential reader")
+	fl.Int64Var(&cfg.fs.Read.MaxAheadMemory, "read-ahead-memory", bfs.DefaultMaxAheadMemory, "most `bytes` of read chunks all readers hold together before reads ahead are left out (many files read at once share it)")
 	fl.Int64Var(&cfg.fs.Read.DirectMin, "direct-read-min", bfs.DefaultDirectMin, "read-only opens of files of at least this many `bytes` bypass the kernel's page cache: one copy less per byte, but re-reads cost GETs (0: never)")
 	fl.BoolVar(&cfg.fs.Read.Verify, "verify-md5", false, "check whole in-order reads of single-PUT objects against their ETag (MD5); a mismatch is EIO (costs CPU: MD5 runs at ~600 MB/s)")
 
