@@ -39,7 +39,7 @@
 // # What it costs
 //
 // Each miss copies its blocks into the write-behind queue (at most
-// Options.WriteBehind bytes, 16 MiB: memory the mount uses on top of its
+// Options.WriteBehind bytes, 8 MiB: memory the mount uses on top of its
 // read buffers), from which two goroutines write them with their CRC;
 // when the disk falls behind, a read that finds the queue full writes
 // its block itself, so a cold read runs at the pace of the slower of the
@@ -107,7 +107,7 @@ type Options struct {
 const (
 	DefaultMaxSize     = 4 << 30
 	DefaultBlockSize   = 1 << 20
-	DefaultWriteBehind = 16 << 20
+	DefaultWriteBehind = 8 << 20
 )
 
 // layout is the content of the VERSION file; versionPrefix starts every
