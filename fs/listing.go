@@ -1,9 +1,8 @@
 package fs
 
 // Reading whole directories: list (one directory, delimited), listTree
-// (a whole subtree in one LIST without a delimiter, for find, du and rm
-// -r), and what
-// their pages put in the caches (cacheListing).
+// (a whole subtree in one LIST without a delimiter, for find, du and
+// rm -r), and what their pages put in the caches (cacheListing).
 
 import (
 	"context"
