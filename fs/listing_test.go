@@ -179,19 +179,7 @@ func testScanOutlastingTTL(t *testing.T, delay time.Duration) {
 	if got := names(t, dir); len(got) != n {
 		t.Fatalf("readdir: %d names, want %d", len(got), n)
 	}
-	store.mu.Lock()
-	store.listDelay = delay
-	store.mu.Unlock()
-	store.resetCounts()
-	start := time.Now()
-	for i := 0; time.Since(start) < 4*ttl; i = (i + 1) % n {
-		if _, err := os.Lstat(filepath.Join(dir, fmt.Sprintf("f%03d", i))); err != nil {
-			t.Fatalf("stat f%03d: %v", i, err)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	heads, lists := store.count("HeadObject"), store.count("ListObjects")
-	t.Logf("scan of %v over a %v TTL: %d HEAD, %d LIST", time.Since(start).Round(time.Millisecond), ttl, heads, lists)
+	heads, lists := statScan(t, store, dir, n, delay, 4*ttl, nil)
 	if heads != 0 || lists > 12 {
 		t.Errorf("scan outlasting the listing TTL: %d HEAD and %d LIST, want 0 HEAD and a LIST per half TTL (about 8)", heads, lists)
 	}
@@ -224,23 +212,11 @@ func testMetaScanOutlastingTTL(t *testing.T, delay time.Duration) {
 	if got := names(t, mnt); len(got) != n {
 		t.Fatalf("readdir: %d names, want %d", len(got), n)
 	}
-	store.mu.Lock()
-	store.listDelay = delay
-	store.mu.Unlock()
-	store.resetCounts()
-	start := time.Now()
-	for i := 0; time.Since(start) < 8*ttl; i = (i + 1) % n {
-		st, err := os.Lstat(filepath.Join(mnt, fmt.Sprintf("f%03d", i)))
-		if err != nil {
-			t.Fatalf("stat f%03d: %v", i, err)
-		}
+	heads, lists := statScan(t, store, mnt, n, delay, 8*ttl, func(name string, st os.FileInfo) {
 		if st.Mode().Perm() != 0o700 {
-			t.Fatalf("f%03d: mode %v, want 0700", i, st.Mode())
+			t.Fatalf("%s: mode %v, want 0700", name, st.Mode())
 		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	heads, lists := store.count("HeadObject"), store.count("ListObjects")
-	t.Logf("scan of %v over a %v TTL: %d HEAD, %d LIST", time.Since(start).Round(time.Millisecond), ttl, heads, lists)
+	})
 	// A listing per half TTL at most (10 pages), the metadata of pages
 	// 1-9 once.
 	if max := 16*10 + 9; heads != 0 || lists > max {
@@ -391,4 +367,30 @@ func TestTreeListing(t *testing.T) {
 			}
 		})
 	}
+}
+
+// statScan makes each LIST of store take delay, then stats the names
+// f000 to f(n-1) of dir round and round for d, checking each with check
+// if it is not nil, and returns the HEADs and LISTs the scan cost.
+func statScan(t *testing.T, store *fakeStore, dir string, n int, delay, d time.Duration, check func(name string, st os.FileInfo)) (heads, lists int) {
+	t.Helper()
+	store.mu.Lock()
+	store.listDelay = delay
+	store.mu.Unlock()
+	store.resetCounts()
+	start := time.Now()
+	for i := 0; time.Since(start) < d; i = (i + 1) % n {
+		name := fmt.Sprintf("f%03d", i)
+		st, err := os.Lstat(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatalf("stat %s: %v", name, err)
+		}
+		if check != nil {
+			check(name, st)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	heads, lists = store.count("HeadObject"), store.count("ListObjects")
+	t.Logf("scan of %v: %d HEAD, %d LIST", time.Since(start).Round(time.Millisecond), heads, lists)
+	return heads, lists
 }

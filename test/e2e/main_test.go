@@ -207,3 +207,30 @@ func randomFile(t *testing.T, n int) string {
 	}
 	return p
 }
+
+// refusedMount runs cmd, a bucketfs that must refuse to mount mnt, and
+// returns what it printed; the test fails if it mounts or is still
+// running after within.
+func refusedMount(t *testing.T, cmd *exec.Cmd, mnt string, within time.Duration) string {
+	t.Helper()
+	done := make(chan struct{})
+	var out []byte
+	var err error
+	go func() { out, err = cmd.CombinedOutput(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(within):
+		cmd.Process.Kill()
+		<-done
+		harness.AbortFUSE(mnt)
+		t.Fatalf("bucketfs did not give up within %v:\n%s", within, out)
+	}
+	if err == nil {
+		t.Errorf("bucketfs did not fail:\n%s", out)
+	}
+	if harness.IsMounted(mnt) {
+		harness.AbortFUSE(mnt)
+		t.Errorf("%s was mounted", mnt)
+	}
+	return string(out)
+}

@@ -158,26 +158,11 @@ func TestSSECNeedsHTTPS(t *testing.T) {
 	mnt := t.TempDir()
 	cmd := exec.Command(binary, "--endpoint", "http://127.0.0.1:9", "--sse-c-key-file", sseKeyFile(t), "--foreground", "any-bucket", mnt)
 	cmd.Env = server.Env()
-	done := make(chan struct{})
-	var out []byte
-	var err error
-	go func() { out, err = cmd.CombinedOutput(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		cmd.Process.Kill()
-		<-done
-		harness.AbortFUSE(mnt)
-		t.Fatalf("bucketfs did not refuse within 30s:\n%s", out)
-	}
-	if err == nil || harness.IsMounted(mnt) {
-		harness.AbortFUSE(mnt)
-		t.Fatalf("SSE-C over http was not refused (%v):\n%s", err, out)
-	}
-	if !strings.Contains(string(out), "needs an https://") {
+	out := refusedMount(t, cmd, mnt, 30*time.Second)
+	if !strings.Contains(out, "needs an https://") {
 		t.Errorf("the error does not say SSE-C needs https:\n%s", out)
 	}
-	if strings.Contains(string(out), sseKey) {
+	if strings.Contains(out, sseKey) {
 		t.Errorf("the error shows the key:\n%s", out)
 	}
 }

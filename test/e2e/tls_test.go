@@ -44,27 +44,9 @@ func TestTLSUntrustedCertificate(t *testing.T) {
 	os.WriteFile(empty, nil, 0o644)
 	cmd := exec.Command(binary, "--endpoint", srv.Endpoint, "--signature", sw.Signature, "--foreground", "any-bucket", mnt)
 	cmd.Env = append(srv.Env(), "SSL_CERT_FILE="+empty, "SSL_CERT_DIR="+t.TempDir())
-	done := make(chan struct{})
-	var out []byte
-	var err error
-	go func() { out, err = cmd.CombinedOutput(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(60 * time.Second):
-		cmd.Process.Kill()
-		<-done
-		harness.AbortFUSE(mnt)
-		t.Fatalf("bucketfs did not give up within 60s:\n%s", out)
-	}
-	if err == nil {
-		t.Fatalf("mount against an untrusted certificate succeeded:\n%s", out)
-	}
-	if harness.IsMounted(mnt) {
-		harness.AbortFUSE(mnt)
-		t.Errorf("%s was mounted", mnt)
-	}
+	out := refusedMount(t, cmd, mnt, 60*time.Second)
 	for _, want := range []string{"certificate", "unknown authority", "--ca-file", "AWS_CA_BUNDLE"} {
-		if !strings.Contains(string(out), want) {
+		if !strings.Contains(out, want) {
 			t.Errorf("error does not say %q:\n%s", want, out)
 		}
 	}
