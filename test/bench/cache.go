@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -69,7 +70,11 @@ func (b *bench) groupCache() []*row {
 		return []*row{r}
 	}
 	warm, cold := b.rowsCacheBig()
-	return []*row{warm, cold, b.rowCacheSmall(), b.rowCacheDistinct()}
+	rows := []*row{warm, cold}
+	if b.opts.cacheSlowMiB > 0 {
+		rows = append(rows, b.rowCacheColdSlow())
+	}
+	return append(rows, b.rowCacheSmall(), b.rowCacheDistinct())
 }
 
 // rowsCacheBig: cat of one large object on a fresh mount with an empty
@@ -106,6 +111,41 @@ func (b *bench) rowsCacheBig() (warm, cold *row) {
 		os.RemoveAll(dir)
 	}
 	return warm, cold
+}
+
+// rowCacheColdSlow: the cold reads with and without the cache through a
+// proxy that passes the server's answers at opts.cacheSlowMiB MiB/s,
+// interleaved: what the cache costs a cold read when S3 is as far away
+// as a remote one, not on the same machine.
+func (b *bench) rowCacheColdSlow() *row {
+	size := mib(b.opts.cacheMiB)
+	cold := &row{name: fmt.Sprintf("read %d MiB cold, cache on, S3 at %d MiB/s", b.opts.cacheMiB, b.opts.cacheSlowMiB), bytes: size,
+		target: "≥ 0.9× the MiB/s of the cold read with the cache off", measured: cacheColdMeasured, s3fsNote: "not run"}
+	off := cold.addRef("cold read, cache off")
+	u, err := url.Parse(b.srv.Endpoint)
+	var t *throttle
+	if err == nil {
+		t, err = startThrottle(u.Host, float64(b.opts.cacheSlowMiB)*(1<<20))
+	}
+	if err != nil {
+		cold.mount.record(sample{}, err)
+		return cold
+	}
+	defer t.close()
+	endpoint := []string{"--endpoint", u.Scheme + "://" + t.addr()}
+	cat := func(dir string) error { return catNull(filepath.Join(dir, cacheBigKey), size) }
+	for i := 1; i <= b.opts.repeat; i++ {
+		progress("cache: read %d MiB cold at %d MiB/s, with and without the cache, run %d/%d", b.opts.cacheMiB, b.opts.cacheSlowMiB, i, b.opts.repeat)
+		dir, err := b.newCacheDir()
+		if err != nil {
+			cold.mount.record(sample{}, err)
+			continue
+		}
+		cold.mount.record(b.onMount(append(endpoint, "--cache-dir", dir, "--cache-max-size", fmt.Sprint(2*size)), cat))
+		off.record(b.onMount(endpoint, cat))
+		os.RemoveAll(dir)
+	}
+	return cold
 }
 
 // rowCacheSmall: ls and cat of opts.files small files on a fresh mount

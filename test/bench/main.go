@@ -55,6 +55,7 @@ type options struct {
 	md5OffFlag  string // read path: mount flags that turn the MD5 check off
 	// The data-cache group.
 	cacheMiB         int // the object read cold, warm and without the cache
+	cacheSlowMiB     int // MiB/s of the throttled server of the remote-S3 cold row (0: not run)
 	cacheDistinct    int // distinct objects read through a small cache
 	cacheDistinctMiB int // the size of each
 	cacheLimitMiB    int // the small cache's --cache-max-size
@@ -85,6 +86,7 @@ func parseFlags() options {
 	flag.IntVar(&o.bigdirFiles, "bigdir-files", 100000, "bigdir: objects in the one big directory (ls -l, find, du -s)")
 	flag.StringVar(&o.md5OffFlag, "md5-off-flag", "", `bigread: mount flags that turn the MD5 check of whole reads off, e.g. "--verify-md5=false"; empty: the row is not run`)
 	flag.IntVar(&o.cacheMiB, "cache-mib", 512, "cache: size of the object read cold and warm (after a remount), MiB")
+	flag.IntVar(&o.cacheSlowMiB, "cache-slow-mibps", 200, "cache: the cold reads again through a proxy passing the server's answers at this many MiB/s, as fast as a remote S3 (0: not run)")
 	flag.IntVar(&o.cacheDistinct, "cache-distinct", 16, "cache: number of distinct objects read through a small cache")
 	flag.IntVar(&o.cacheDistinctMiB, "cache-distinct-mib", 256, "cache: size of each distinct object, MiB")
 	flag.IntVar(&o.cacheLimitMiB, "cache-limit-mib", 256, "cache: --cache-max-size of the small cache, MiB")
