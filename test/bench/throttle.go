@@ -75,15 +75,21 @@ func (t *throttle) forward(c net.Conn) {
 	}
 }
 
+// throttleBurst is the credit an idle proxy keeps: a sleep that
+// overslept is made up for by the reads after it.
+const throttleBurst = 20 * time.Millisecond
+
 // pace waits until n more bytes may pass.
 func (t *throttle) pace(n int) {
 	t.mu.Lock()
 	now := time.Now()
-	if t.next.Before(now) {
-		t.next = now
+	if floor := now.Add(-throttleBurst); t.next.Before(floor) {
+		t.next = floor
 	}
 	t.next = t.next.Add(time.Duration(float64(n) / t.rate * float64(time.Second)))
 	wait := t.next.Sub(now)
 	t.mu.Unlock()
-	time.Sleep(wait)
+	if wait > 0 {
+		time.Sleep(wait)
+	}
 }
