@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -155,6 +156,24 @@ func (nd *Node) Kill() {
 	}
 	nd.cmd.Process.Kill()
 	<-nd.exited
+	nd.cmd, nd.exited = nil, nil
+}
+
+// Stop stops the node as an operator's restart does: SIGTERM, then
+// SIGKILL if it has not exited within 30 s. It waits for the exit.
+func (nd *Node) Stop() {
+	nd.mu.Lock()
+	defer nd.mu.Unlock()
+	if nd.cmd == nil {
+		return
+	}
+	nd.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-nd.exited:
+	case <-time.After(30 * time.Second):
+		nd.cmd.Process.Kill()
+		<-nd.exited
+	}
 	nd.cmd, nd.exited = nil, nil
 }
 
