@@ -283,7 +283,7 @@ func TestDistributedRollingRestart(t *testing.T) {
 	restarted := make(chan error, 1)
 	go func() { restarted <- rollingRestart(t, c) }()
 	start := time.Now()
-	want := map[string]string{}    // every file of every cp, by key
+	want := map[string]string{}   // every file of every cp, by key
 	required := map[string]bool{} // the keys of the cps that succeeded
 	var failures []string
 	var restartErr error
