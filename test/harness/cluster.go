@@ -110,6 +110,26 @@ func (c *Cluster) WaitHealthy(d time.Duration) error {
 	return nil
 }
 
+// WaitAllOnline waits until every running node sees every other node's
+// drive online: each answers /minio/health/cluster?maintenance=true with
+// 200, which (one drive per node, write quorum 3 of 4) it does only when
+// the cluster keeps write quorum without it, i.e. when it sees all three
+// other drives. This is the check an operator makes before restarting
+// the next node; WaitHealthy alone passes while the others still count a
+// restarted node as offline.
+func (c *Cluster) WaitAllOnline(d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for _, nd := range c.Nodes {
+		if !nd.Running() {
+			continue
+		}
+		if err := nd.waitHealth("/minio/health/cluster?maintenance=true", time.Until(deadline)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Stop kills every node and the balancer and removes the drives.
 func (c *Cluster) Stop() {
 	if c.Balancer != nil {
@@ -188,8 +208,14 @@ func (nd *Node) Running() bool {
 func (nd *Node) Log() string { return nd.log.String() }
 
 func (nd *Node) waitHealthy(d time.Duration) error {
+	return nd.waitHealth("/minio/health/cluster", d)
+}
+
+// waitHealth waits until the node answers the health check at path with
+// 200.
+func (nd *Node) waitHealth(path string, d time.Duration) error {
 	probe := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{Proxy: nil}}
-	url := "http://127.0.0.1:" + strconv.Itoa(nd.Port) + "/minio/health/cluster"
+	url := "http://127.0.0.1:" + strconv.Itoa(nd.Port) + path
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
 		nd.mu.Lock()
@@ -210,7 +236,7 @@ func (nd *Node) waitHealthy(d time.Duration) error {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	return fmt.Errorf("minio node %d not healthy within %v: %s", nd.Port, d, nd.Log())
+	return fmt.Errorf("minio node %d not healthy (%s) within %v: %s", nd.Port, path, d, nd.Log())
 }
 
 // Balancer is a TCP round-robin load balancer on 127.0.0.1: each new
