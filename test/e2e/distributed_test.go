@@ -70,9 +70,69 @@ func mountCluster(t *testing.T, c *harness.Cluster, bucket string) *harness.Moun
 		if t.Failed() {
 			out, _ := exec.Command("grep", "-v", "status=200", log).Output()
 			t.Logf("mount %s's log, but for the 200s:\n%s", m.Dir, out)
+			return
 		}
+		t.Logf("mount %s: %s", m.Dir, retrySummary(t, log))
 	})
 	return m
+}
+
+// retrySummary says how many attempts of the S3 log at path were retried,
+// and how long the slowest call that was retried took from its first
+// attempt to its success.
+func retrySummary(t *testing.T, path string) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	retries := 0
+	first := map[string]time.Time{} // a retried call's first failure, by op and key
+	var slowest time.Duration
+	var slowestCall string
+	for _, line := range strings.Split(string(data), "\n") {
+		at, err := time.Parse(time.RFC3339, logField(line, "time"))
+		if err != nil {
+			continue
+		}
+		call := logField(line, "op") + " " + logField(line, "key")
+		switch {
+		case strings.Contains(line, "msg=\"retrying"):
+			retries++
+			if _, ok := first[call]; !ok {
+				first[call] = at
+			}
+		case strings.Contains(line, "status=2"):
+			if t0, ok := first[call]; ok {
+				if d := at.Sub(t0); d > slowest {
+					slowest, slowestCall = d, call
+				}
+				delete(first, call)
+			}
+		}
+	}
+	return fmt.Sprintf("%d retries; the slowest call that was retried took %v (%s)", retries, slowest, slowestCall)
+}
+
+// logField is the value of name=value (value quoted or not) in a logrus
+// text line, "" if absent.
+func logField(line, name string) string {
+	i := strings.Index(line, " "+name+"=")
+	if i < 0 && strings.HasPrefix(line, name+"=") {
+		i = -1
+	} else if i < 0 {
+		return ""
+	}
+	v := line[i+len(name)+2:]
+	if strings.HasPrefix(v, "\"") {
+		if j := strings.Index(v[1:], "\""); j >= 0 {
+			return v[1 : j+1]
+		}
+		return ""
+	}
+	if j := strings.IndexByte(v, ' '); j >= 0 {
+		return v[:j]
+	}
+	return v
 }
 
 // writeRandomTree writes n small random files under dir, in 10 directories,
