@@ -246,9 +246,10 @@ func (nd *Node) waitHealth(path string, d time.Duration) error {
 type Balancer struct {
 	l        net.Listener
 	backends []string
-	mu       sync.Mutex // protects next, conns
+	mu       sync.Mutex // protects next, conns, active
 	next     int
 	conns    map[net.Conn]struct{}
+	active   []int // open proxied connections, by backend
 	wg       sync.WaitGroup
 }
 
@@ -259,7 +260,7 @@ func NewBalancer(backends []string) (*Balancer, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Balancer{l: l, backends: backends, conns: map[net.Conn]struct{}{}}
+	b := &Balancer{l: l, backends: backends, conns: map[net.Conn]struct{}{}, active: make([]int, len(backends))}
 	b.wg.Add(1)
 	go b.serve()
 	return b, nil
@@ -280,6 +281,26 @@ func (b *Balancer) Close() {
 	}
 	b.mu.Unlock()
 	b.wg.Wait()
+}
+
+// Busiest is the index of the backend with the most open proxied
+// connections (the lowest of those tied), and how many it has.
+func (b *Balancer) Busiest() (i, n int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for k, a := range b.active {
+		if a > n {
+			i, n = k, a
+		}
+	}
+	return i, n
+}
+
+// count adds d to backend i's open connections.
+func (b *Balancer) count(i, d int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.active[i] += d
 }
 
 func (b *Balancer) serve() {
@@ -318,9 +339,10 @@ func (b *Balancer) proxy(client net.Conn) {
 	defer func() { client.Close(); b.track(client, false) }()
 	start := b.pick()
 	var backend net.Conn
+	idx := 0
 	for k := 0; k < len(b.backends); k++ {
-		addr := b.backends[(start+k)%len(b.backends)]
-		c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+		idx = (start + k) % len(b.backends)
+		c, err := net.DialTimeout("tcp", b.backends[idx], 2*time.Second)
 		if err == nil {
 			backend = c
 			break
@@ -330,7 +352,8 @@ func (b *Balancer) proxy(client net.Conn) {
 		return
 	}
 	b.track(backend, true)
-	defer func() { backend.Close(); b.track(backend, false) }()
+	b.count(idx, 1)
+	defer func() { backend.Close(); b.track(backend, false); b.count(idx, -1) }()
 	done := make(chan struct{}, 2)
 	pipe := func(dst, src net.Conn) {
 		io.Copy(dst, src)
