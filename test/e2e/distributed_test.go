@@ -278,39 +278,43 @@ func diffSums(got, want map[string]string) (missing, extra, different []string) 
 	return missing, extra, different
 }
 
-// TestDistributedMinIO copies a tree of 300 files and a 256 MiB file
-// into a mount (cp -r) and SIGKILLs a node in the middle of the big
-// file, once 64 MiB of it are written: the node then carrying the most
-// of the mount's connections, so that parts in flight die with it and
-// their retries meet the locks it held. It reads everything back through
-// a second mount with the node still dead, then restarts it. The copy
-// must succeed; the MD5 of every file read through the mount, and of
-// every object read with GETs after a full listing, must equal the
+// TestDistributedMinIO copies a tree of 300 files into a mount (cp -r),
+// SIGKILLs a node a second into it — the one serving the PUT in flight,
+// so that the PUT dies with it and, if the node held the key's lock,
+// its retries are held by the live nodes until the lock expires — and
+// then copies a 256 MiB file in with the node still dead. It reads
+// everything back through a second mount, then restarts the node. Both
+// copies must succeed; the MD5 of every file read through the mount, and
+// of every object read with GETs after a full listing, must equal the
 // source's: nothing missing, nothing extra.
 func TestDistributedMinIO(t *testing.T) {
 	bucket := "e2e-distributed"
 	c, cl := distributed(t, bucket)
 	m := mountCluster(t, c, bucket)
-	src := writeRandomTree(t, filepath.Join(t.TempDir(), "tree"), 300, 256<<20)
+	src := writeRandomTree(t, filepath.Join(t.TempDir(), "tree"), 300)
+	big := writeRandomTree(t, filepath.Join(t.TempDir(), "big"), 0, 256<<20)
 	want := treeMD5s(t, src, "tree/")
+	for k, v := range treeMD5s(t, big, "") {
+		want[k] = v
+	}
 
 	killed := make(chan *harness.Node, 1)
-	done := make(chan struct{})
 	go func() {
-		killed <- killWhenWritten(c, filepath.Join(m.Dir, "tree", "big0"), 64<<20, done)
+		time.Sleep(time.Second)
+		victim := c.Nodes[c.Balancer.LastUsed()]
+		victim.Kill()
+		killed <- victim
 	}()
 	start := time.Now()
 	out, err := exec.Command("cp", "-r", src, filepath.Join(m.Dir, "tree")).CombinedOutput()
-	took := time.Since(start)
-	close(done)
 	victim := <-killed
-	if victim == nil {
-		t.Fatalf("cp -r ended (%v) before 64 MiB of big0 were written: no node was killed", err)
-	}
 	if err != nil {
-		t.Fatalf("cp -r with node %d SIGKILLed: %v\n%s", victim.Port, err, out)
+		t.Fatalf("cp -r with node %d SIGKILLed a second into it: %v\n%s", victim.Port, err, out)
 	}
-	t.Logf("cp -r of 300 files and 256 MiB, node %d SIGKILLed at 64 MiB of big0: %.1fs", victim.Port, took.Seconds())
+	t.Logf("cp -r of 300 files, node %d SIGKILLed a second into it: %.1fs", victim.Port, time.Since(start).Seconds())
+	start = time.Now()
+	sh(t, "cp", filepath.Join(big, "big0"), filepath.Join(m.Dir, "big0"))
+	t.Logf("cp of 256 MiB with node %d dead: %.1fs", victim.Port, time.Since(start).Seconds())
 
 	start = time.Now()
 	reader := mountCluster(t, c, bucket) // a fresh mount: nothing in the page cache
@@ -333,24 +337,6 @@ func TestDistributedMinIO(t *testing.T) {
 		t.Errorf("objects in the bucket (list and GET): missing %q, extra %q, different %q", missing, extra, different)
 	}
 	checkMarkers(t, markers, want)
-}
-
-// killWhenWritten SIGKILLs the node of c that carries the most
-// connections once the file at path (being written) holds at least n
-// bytes, and returns it; nil if done is closed first.
-func killWhenWritten(c *harness.Cluster, path string, n int64, done <-chan struct{}) *harness.Node {
-	for {
-		select {
-		case <-done:
-			return nil
-		case <-time.After(20 * time.Millisecond):
-		}
-		if fi, err := os.Stat(path); err == nil && fi.Size() >= n {
-			i, _ := c.Balancer.Busiest()
-			c.Nodes[i].Kill()
-			return c.Nodes[i]
-		}
-	}
 }
 
 // TestDistributedRollingRestart restarts the four nodes one at a time

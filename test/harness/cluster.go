@@ -246,10 +246,10 @@ func (nd *Node) waitHealth(path string, d time.Duration) error {
 type Balancer struct {
 	l        net.Listener
 	backends []string
-	mu       sync.Mutex // protects next, conns, active
+	mu       sync.Mutex // protects next, conns, last
 	next     int
 	conns    map[net.Conn]struct{}
-	active   []int // open proxied connections, by backend
+	last     int // the backend that last got bytes from a client
 	wg       sync.WaitGroup
 }
 
@@ -260,7 +260,7 @@ func NewBalancer(backends []string) (*Balancer, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Balancer{l: l, backends: backends, conns: map[net.Conn]struct{}{}, active: make([]int, len(backends))}
+	b := &Balancer{l: l, backends: backends, conns: map[net.Conn]struct{}{}}
 	b.wg.Add(1)
 	go b.serve()
 	return b, nil
@@ -283,24 +283,20 @@ func (b *Balancer) Close() {
 	b.wg.Wait()
 }
 
-// Busiest is the index of the backend with the most open proxied
-// connections (the lowest of those tied), and how many it has.
-func (b *Balancer) Busiest() (i, n int) {
+// LastUsed is the index of the backend that most recently got bytes of
+// a request: the one serving the request in flight when requests go one
+// at a time.
+func (b *Balancer) LastUsed() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for k, a := range b.active {
-		if a > n {
-			i, n = k, a
-		}
-	}
-	return i, n
+	return b.last
 }
 
-// count adds d to backend i's open connections.
-func (b *Balancer) count(i, d int) {
+// used records that backend i got bytes from a client.
+func (b *Balancer) used(i int) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.active[i] += d
+	b.last = i
 }
 
 func (b *Balancer) serve() {
@@ -352,18 +348,31 @@ func (b *Balancer) proxy(client net.Conn) {
 		return
 	}
 	b.track(backend, true)
-	b.count(idx, 1)
-	defer func() { backend.Close(); b.track(backend, false); b.count(idx, -1) }()
+	defer func() { backend.Close(); b.track(backend, false) }()
 	done := make(chan struct{}, 2)
-	pipe := func(dst, src net.Conn) {
+	pipe := func(dst net.Conn, src io.Reader) {
 		io.Copy(dst, src)
 		if tc, ok := dst.(*net.TCPConn); ok {
 			tc.CloseWrite()
 		}
 		done <- struct{}{}
 	}
-	go pipe(backend, client)
+	go pipe(backend, noteReads{client, func() { b.used(idx) }})
 	go pipe(client, backend)
 	<-done
 	<-done
+}
+
+// noteReads is a connection whose reads call read when they return bytes.
+type noteReads struct {
+	net.Conn
+	read func()
+}
+
+func (r noteReads) Read(p []byte) (int, error) {
+	n, err := r.Conn.Read(p)
+	if n > 0 {
+		r.read()
+	}
+	return n, err
 }
