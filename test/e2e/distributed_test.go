@@ -139,6 +139,9 @@ func logField(line, name string) string {
 // and big files of the sizes given (big0, big1, ...), and returns dir.
 func writeRandomTree(t *testing.T, dir string, n int, big ...int64) string {
 	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	for i := 0; i < n; i++ {
 		d := filepath.Join(dir, fmt.Sprintf("d%02d", i%10))
 		if err := os.MkdirAll(d, 0o755); err != nil {
