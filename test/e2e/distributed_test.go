@@ -59,13 +59,13 @@ func distributed(t *testing.T, bucket string) (*harness.Cluster, *s3client.Clien
 	return c, cl
 }
 
-// mountCluster mounts bucket of c with one log line per S3 request,
-// printed but for the 200s if the test fails.
-func mountCluster(t *testing.T, c *harness.Cluster, bucket string) *harness.Mount {
+// mountCluster mounts bucket of c with args and one log line per S3
+// request, printed but for the 200s if the test fails.
+func mountCluster(t *testing.T, c *harness.Cluster, bucket string, args ...string) *harness.Mount {
 	t.Helper()
 	log := filepath.Join(t.TempDir(), "s3.log")
 	m := harness.StartMount(t, harness.MountOptions{Binary: binary, Server: c.Server(), Source: bucket,
-		Args: []string{"--debug-s3", "--log-file", log}})
+		Args: append([]string{"--debug-s3", "--log-file", log}, args...)})
 	t.Cleanup(func() {
 		if t.Failed() {
 			out, _ := exec.Command("grep", "-v", "status=200", log).Output()
@@ -291,6 +291,7 @@ func diffSums(got, want map[string]string) (missing, extra, different []string) 
 // of every object read with GETs after a full listing, must equal the
 // source's: nothing missing, nothing extra.
 func TestDistributedMinIO(t *testing.T) {
+	t.Parallel() // most of it is waiting: a held PUT, up to 2 minutes
 	bucket := "e2e-distributed"
 	c, cl := distributed(t, bucket)
 	m := mountCluster(t, c, bucket)
@@ -350,6 +351,7 @@ func TestDistributedMinIO(t *testing.T) {
 // byte for byte (MD5) or be absent, and every file of a cp that
 // succeeded must be there.
 func TestDistributedRollingRestart(t *testing.T) {
+	t.Parallel()
 	bucket := "e2e-rolling"
 	c, cl := distributed(t, bucket)
 	m := mountCluster(t, c, bucket)
