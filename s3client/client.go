@@ -423,6 +423,11 @@ func retryable(method string, err error) bool {
 		switch s3err.StatusCode {
 		case 500, 502, 503, 504:
 			return true
+		case 499:
+			// MinIO's ClientDisconnected: the server dropped the request
+			// before answering (a node shutting down cancels what it
+			// serves); another node, or the same one back, may take it.
+			return true
 		}
 		return s3err.Code == "SlowDown" || s3err.Code == "InternalError" || s3err.Code == "RequestTimeout"
 	}

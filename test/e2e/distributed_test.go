@@ -15,6 +15,7 @@ package e2e
 // DefaultUploadTimeout, 3 minutes); a metadata call never meets it.
 
 import (
+	"context"
 	"crypto/md5"
 	"crypto/rand"
 	"encoding/hex"
@@ -48,7 +49,9 @@ func distributed(t *testing.T, bucket string) (*harness.Cluster, *s3client.Clien
 	t.Cleanup(c.Stop)
 	t.Logf("4-node MinIO up behind %s in %.1fs", c.Balancer.Addr(), time.Since(start).Seconds())
 	srv := c.Server()
-	cl, err := s3client.New(s3client.Options{Endpoint: srv.Endpoint,
+	// The checks' GETs may meet a lock a killed node left on a key (up to
+	// 2 minutes): they wait as long as the mount's uploads do.
+	cl, err := s3client.New(s3client.Options{Endpoint: srv.Endpoint, RequestTimeout: s3client.DefaultUploadTimeout,
 		Credentials: s3client.Credentials{AccessKey: srv.AccessKey, SecretKey: srv.SecretKey}})
 	if err != nil {
 		t.Fatal(err)
@@ -211,8 +214,10 @@ func bucketMD5s(t *testing.T, cl *s3client.Client, bucket string) (sums map[stri
 	t.Helper()
 	sums = map[string]string{}
 	in := s3client.ListInput{}
+	cctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
 	for {
-		page, err := cl.ListObjects(ctx(t), bucket, in)
+		page, err := cl.ListObjects(cctx, bucket, in)
 		if err != nil {
 			t.Fatalf("list %s: %v", bucket, err)
 		}
@@ -221,7 +226,7 @@ func bucketMD5s(t *testing.T, cl *s3client.Client, bucket string) (sums map[stri
 				markers = append(markers, o.Key)
 				continue
 			}
-			body, _, err := cl.GetObject(ctx(t), bucket, o.Key, 0, -1)
+			body, _, err := cl.GetObject(cctx, bucket, o.Key, 0, -1)
 			if err != nil {
 				// Listed but not there (a stale listing, or an object
 				// lost): visible, and not its source.
