@@ -19,6 +19,7 @@ import (
 	"crypto/md5"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -56,7 +57,10 @@ func distributed(t *testing.T, bucket string) (*harness.Cluster, *s3client.Clien
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cl.CreateBucket(ctx(t), bucket); err != nil {
+	// A new cluster may drop the first answer (seen: 409
+	// BucketAlreadyOwnedByYou to the retry): the bucket is ours either way.
+	var s3err *s3client.Error
+	if err := cl.CreateBucket(ctx(t), bucket); err != nil && !(errors.As(err, &s3err) && s3err.Code == "BucketAlreadyOwnedByYou") {
 		t.Fatal(err)
 	}
 	return c, cl
@@ -226,23 +230,47 @@ func bucketMD5s(t *testing.T, cl *s3client.Client, bucket string) (sums map[stri
 				markers = append(markers, o.Key)
 				continue
 			}
-			body, _, err := cl.GetObject(cctx, bucket, o.Key, 0, -1)
+			sum, err := getMD5(cctx, t, cl, bucket, o.Key)
+			if errors.Is(err, s3client.ErrNotFound) {
+				continue // listed, but not there: absent
+			}
 			if err != nil {
-				// Listed but not there (a stale listing, or an object
-				// lost): visible, and not its source.
 				t.Errorf("listed %s/%s, but GET: %v", bucket, o.Key, err)
 				continue
 			}
-			sums[o.Key], err = md5Reader(body)
-			body.Close()
-			if err != nil {
-				t.Fatalf("GET %s/%s: %v", bucket, o.Key, err)
-			}
+			sums[o.Key] = sum
 		}
 		if !page.IsTruncated {
 			return sums, markers
 		}
 		in.ContinuationToken = page.NextContinuationToken
+	}
+}
+
+// getMD5 is the MD5 of the object's body. A key MinIO lists but answers
+// NoSuchKey for (seen right after a rolling restart) is asked again for
+// a minute, and the test says how long it took to come back, or that it
+// did not: then the error is ErrNotFound.
+func getMD5(ctx context.Context, t *testing.T, cl *s3client.Client, bucket, key string) (string, error) {
+	start := time.Now()
+	for {
+		body, _, err := cl.GetObject(ctx, bucket, key, 0, -1)
+		if err == nil {
+			sum, err := md5Reader(body)
+			body.Close()
+			if time.Since(start) > time.Second {
+				t.Logf("listed %s/%s: GET answered NoSuchKey, then the object after %v", bucket, key, time.Since(start).Round(time.Second))
+			}
+			return sum, err
+		}
+		if !errors.Is(err, s3client.ErrNotFound) {
+			return "", err
+		}
+		if time.Since(start) > time.Minute {
+			t.Logf("listed %s/%s, but GET answered NoSuchKey for %v: absent", bucket, key, time.Since(start).Round(time.Second))
+			return "", err
+		}
+		time.Sleep(5 * time.Second)
 	}
 }
 
