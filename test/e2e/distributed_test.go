@@ -253,14 +253,14 @@ func bucketMD5s(t *testing.T, cl *s3client.Client, bucket string) (sums map[stri
 // did not: then the error is ErrNotFound.
 func getMD5(ctx context.Context, t *testing.T, cl *s3client.Client, bucket, key string) (string, error) {
 	start := time.Now()
-	for {
+	for missing := false; ; missing = true {
 		body, _, err := cl.GetObject(ctx, bucket, key, 0, -1)
 		if err == nil {
-			sum, err := md5Reader(body)
-			body.Close()
-			if time.Since(start) > time.Second {
+			if missing {
 				t.Logf("listed %s/%s: GET answered NoSuchKey, then the object after %v", bucket, key, time.Since(start).Round(time.Second))
 			}
+			sum, err := md5Reader(body)
+			body.Close()
 			return sum, err
 		}
 		if !errors.Is(err, s3client.ErrNotFound) {
