@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -321,12 +322,9 @@ func TestHeldAnswerRetried(t *testing.T) {
 // words it ("EOF" included): never a read of 0 bytes that looks like the
 // end of the object.
 func TestReadObjectClosedConnections(t *testing.T) {
-	var mu sync.Mutex
-	gets := 0
+	var gets atomic.Int32
 	c := newTestClient(t, func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		gets++
-		mu.Unlock()
+		gets.Add(1)
 		conn, _, err := w.(http.Hijacker).Hijack()
 		if err != nil {
 			t.Errorf("hijack: %v", err)
@@ -342,7 +340,7 @@ func TestReadObjectClosedConnections(t *testing.T) {
 	if errors.Is(err, ErrNotFound) {
 		t.Errorf("ReadObject with every connection closed: %v, want a transport error", err)
 	}
-	if gets < 2 {
-		t.Errorf("GETs: %d, want the retries", gets)
+	if n := gets.Load(); n < 2 {
+		t.Errorf("GETs: %d, want the retries", n)
 	}
 }
