@@ -65,6 +65,13 @@ type Credentials struct {
 const (
 	DefaultRequestTimeout = 60 * time.Second
 	DefaultIdleTimeout    = 30 * time.Second
+	// DefaultUploadTimeout outlasts the longest a node of a distributed
+	// MinIO holds a write whose lock a killed node held: the lock's
+	// entries on the live nodes are dropped once unrefreshed for a minute,
+	// by a sweep that runs once a minute (pinned version's
+	// cmd/lock-rest-server.go, lockValidityDuration and
+	// lockMaintenanceInterval), so up to two minutes after the kill.
+	DefaultUploadTimeout = 3 * time.Minute
 	// DefaultMaxRetries retries, with backoff capped at 5 s, ride out an
 	// outage of about 15-20 s, within RequestTimeout.
 	DefaultMaxRetries = 10
@@ -111,10 +118,18 @@ type Options struct {
 	// RequestTimeout bounds one call that sends no body: its answer,
 	// retries included, comes within it or the call fails (default 60s).
 	// A call with a body must have its answer within RequestTimeout of
-	// sending the last byte. One attempt waits a third of it for the
+	// sending the last byte (or by the end of UploadTimeout, for an
+	// upload, if that is later). One attempt waits a third of it for the
 	// answer, then is retried (but for copies and the completion of a
 	// multipart upload, which may take the server long).
 	RequestTimeout time.Duration
+	// UploadTimeout is RequestTimeout for the calls that write an
+	// object's bytes (uploadOps: PutObject, UploadPart and
+	// CompleteMultipartUpload): their retries go on within it, and a
+	// completion waits for its answer until it ends (default 3m). One
+	// attempt of a PUT still waits a third of RequestTimeout for its
+	// answer.
+	UploadTimeout time.Duration
 	// IdleTimeout bounds the wait for progress of a body being sent or
 	// received: a body that moves no byte for this long fails the attempt,
 	// which is retried like a 5xx (default 30s).
@@ -206,6 +221,9 @@ func New(opts Options) (*Client, error) {
 	if opts.IdleTimeout <= 0 {
 		opts.IdleTimeout = DefaultIdleTimeout
 	}
+	if opts.UploadTimeout <= 0 {
+		opts.UploadTimeout = DefaultUploadTimeout
+	}
 	if opts.Observer == nil {
 		opts.Observer = nopObserver{}
 	}
@@ -251,7 +269,7 @@ func New(opts Options) (*Client, error) {
 func (c *Client) do(ctx context.Context, r *request) (*http.Response, error) {
 	var lastErr error
 	skewRetried, credRetried := false, false
-	deadline := time.Now().Add(c.opts.RequestTimeout)
+	deadline := time.Now().Add(c.callTimeout(r))
 	for attempt := 0; ; attempt++ {
 		cred, err := c.creds.Retrieve(ctx)
 		if err != nil {
@@ -409,6 +427,11 @@ func retryable(method string, err error) bool {
 		switch s3err.StatusCode {
 		case 500, 502, 503, 504:
 			return true
+		case 499:
+			// MinIO's ClientDisconnected: the server dropped the request
+			// before answering (a node shutting down cancels what it
+			// serves); another node, or the same one back, may take it.
+			return true
 		}
 		return s3err.Code == "SlowDown" || s3err.Code == "InternalError" || s3err.Code == "RequestTimeout"
 	}
@@ -427,6 +450,19 @@ func retryable(method string, err error) bool {
 	}
 	// Connection resets, EOFs, refused connections, timeouts.
 	return method != http.MethodPost
+}
+
+// uploadOps are the calls that write an object's bytes, whose retries
+// go on for UploadTimeout: a write may be held by a server for longer
+// than a metadata call would wait (see DefaultUploadTimeout).
+var uploadOps = map[string]bool{"PutObject": true, "UploadPart": true, "CompleteMultipartUpload": true}
+
+// callTimeout is the budget of one call of r, retries included.
+func (c *Client) callTimeout(r *request) time.Duration {
+	if uploadOps[r.op] {
+		return c.opts.UploadTimeout
+	}
+	return c.opts.RequestTimeout
 }
 
 // slowAnswers are the calls whose answer may take the server long
@@ -452,7 +488,8 @@ func (c *Client) answerWait(r *request, deadline time.Time) time.Duration {
 // once sends r a single time. A request without a body must have its
 // answer by deadline; one with a body must keep sending (IdleTimeout
 // between the transport's reads of it) and then have its answer within
-// HeaderTimeout. A successful answer's body must keep arriving: no read
+// answerWait of the later of deadline and RequestTimeout from its last
+// byte. A successful answer's body must keep arriving: no read
 // of it may wait longer than IdleTimeout. Closing the body ends the attempt.
 func (c *Client) once(ctx context.Context, r *request, deadline time.Time, cred Credentials) (*http.Response, error) {
 	actx, cancel := context.WithCancel(ctx)
@@ -466,7 +503,8 @@ func (c *Client) once(ctx context.Context, r *request, deadline time.Time, cred 
 		getBody := req.GetBody
 		req.GetBody = func() (io.ReadCloser, error) {
 			b, err := getBody()
-			return &watchedUpload{r: b, w: wd, answer: c.answerWait(r, time.Now().Add(c.opts.RequestTimeout))}, err
+			fromNow := time.Now().Add(c.opts.RequestTimeout)
+			return &watchedUpload{r: b, w: wd, answer: c.answerWait(r, later(deadline, fromNow))}, err
 		}
 		req.Body, _ = req.GetBody()
 	} else {
@@ -532,6 +570,14 @@ func (c *Client) once(ctx context.Context, r *request, deadline time.Time, cred 
 		c.learnSkew(resp.Header.Get("Date"))
 	}
 	return nil, e
+}
+
+// later is the later of two times.
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // skewed reports whether the server's Date is further from our signing

@@ -135,6 +135,7 @@ func TestRetries(t *testing.T) {
 		{"SlowDown twice then ok", []fail{slowDown, slowDown}, 3, nil},
 		{"InternalError then ok", []fail{{500, "InternalError"}}, 2, nil},
 		{"RequestTimeout then ok", []fail{{400, "RequestTimeout"}}, 2, nil},
+		{"ClientDisconnected (MinIO shutting down) then ok", []fail{{499, "ClientDisconnected"}}, 2, nil},
 		{"404 not retried", []fail{{404, "NoSuchKey"}}, 1, ErrNotFound},
 		{"403 not retried", []fail{{403, "AccessDenied"}}, 1, ErrAccessDenied},
 		{"412 not retried", []fail{{412, "PreconditionFailed"}}, 1, ErrPreconditionFailed},

@@ -61,7 +61,10 @@ func (c *Client) ReadObject(ctx context.Context, bucket, key string, off int64, 
 				opts.IfMatch = info.ETag // the rest comes from the same version
 			}
 		}
-		if err == nil || errors.Is(err, io.EOF) {
+		// readRange returns io.EOF itself where the object ends; a
+		// transport error that wraps io.EOF (a connection closed before
+		// any answer) is a failure like any other, never the end.
+		if err == nil || err == io.EOF {
 			return n, info, nil
 		}
 		// do has retried what failed before the body; a body that broke

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -313,5 +314,33 @@ func TestHeldAnswerRetried(t *testing.T) {
 	}
 	if w := c.answerWait(&request{op: "CopyObject"}, time.Now().Add(time.Minute)); w < 59*time.Second {
 		t.Errorf("a copy's answer wait: %v, want the rest of its deadline", w)
+	}
+}
+
+// A server whose connections close before any answer (a load balancer
+// with every backend down) makes ReadObject fail, however the transport
+// words it ("EOF" included): never a read of 0 bytes that looks like the
+// end of the object.
+func TestReadObjectClosedConnections(t *testing.T) {
+	var gets atomic.Int32
+	c := newTestClient(t, func(w http.ResponseWriter, r *http.Request) {
+		gets.Add(1)
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			t.Errorf("hijack: %v", err)
+			return
+		}
+		conn.Close()
+	}, Options{RequestTimeout: 2 * time.Second, MaxRetries: 2, RetryBase: time.Millisecond})
+	p := make([]byte, 100)
+	n, _, err := c.ReadObject(context.Background(), "bkt", "k", 0, p, GetOptions{})
+	if err == nil || n != 0 {
+		t.Fatalf("ReadObject with every connection closed: got %d bytes, %v; want an error", n, err)
+	}
+	if errors.Is(err, ErrNotFound) {
+		t.Errorf("ReadObject with every connection closed: %v, want a transport error", err)
+	}
+	if n := gets.Load(); n < 2 {
+		t.Errorf("GETs: %d, want the retries", n)
 	}
 }

@@ -27,7 +27,8 @@ func newTransport(opts Options) (*http.Transport, error) {
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: 1 * time.Second,
-		ResponseHeaderTimeout: opts.RequestTimeout,
+		// A backstop: each attempt's watchdog (once) gives up first.
+		ResponseHeaderTimeout: max(opts.RequestTimeout, opts.UploadTimeout) + time.Second,
 	}, nil
 }
 

@@ -22,6 +22,7 @@ var ErrStalled = errors.New("no progress")
 type watchdog struct {
 	cancel context.CancelFunc
 	fired  atomic.Bool
+	armed  atomic.Int64 // the duration of the last countdown started
 	idle   time.Duration
 	timer  *time.Timer
 }
@@ -38,7 +39,10 @@ func newWatchdog(cancel context.CancelFunc, idle time.Duration) *watchdog {
 }
 
 // arm starts (or restarts) the countdown of d.
-func (w *watchdog) arm(d time.Duration) { w.timer.Reset(d) }
+func (w *watchdog) arm(d time.Duration) {
+	w.armed.Store(int64(d))
+	w.timer.Reset(d)
+}
 
 // stop ends the countdown.
 func (w *watchdog) stop() { w.timer.Stop() }
@@ -49,7 +53,7 @@ func (w *watchdog) explain(err error, what string) error {
 	if err == nil || err == io.EOF || !w.fired.Load() {
 		return err
 	}
-	return fmt.Errorf("%s: %w for %s (%v)", what, ErrStalled, w.idle, err)
+	return fmt.Errorf("%s: %w for %s (%v)", what, ErrStalled, time.Duration(w.armed.Load()), err)
 }
 
 // watchedBody is a response body whose reads are bounded by the

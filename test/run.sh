@@ -11,7 +11,9 @@
 #   6. the end-to-end suite on a throw-away Ceph RGW over HTTPS (beast
 #      ssl_endpoint), SigV4
 #   7. the race detector on fs, cache and s3client (its integration
-#      tests included), and each fuzz target for a short fixed time
+#      tests included), and 8. each fuzz target for a short fixed time
+#   9. the end-to-end tests on a 4-node MinIO (BUCKETFS_TEST_DISTRIBUTED=1:
+#      a node killed under cp -r, a rolling restart; about 2.5 minutes)
 # Every pass runs even if an earlier one failed; the summary at the end
 # lists each pass with its result and time, and the exit status is 1 if
 # any failed. Extra arguments go to every `go test` (e.g. -run TestMv -v).
@@ -59,6 +61,10 @@ fuzz() {
 }
 pass "race detector: fs, cache, s3client" go test -race -count=1 -timeout 20m "$@" ./fs/ ./cache/... ./s3client/
 pass "fuzz targets (${FUZZTIME:-10s} each)" fuzz
+# TestDistributedAllDown (every node stopped, ~3.5 min) is left to be run by hand.
+pass "e2e on a 4-node MinIO" \
+  env BUCKETFS_TEST_DISTRIBUTED=1 BUCKETFS_TEST_SERVER=minio BUCKETFS_TEST_SIGNATURE=auto \
+  go test -count=1 -timeout 10m -run 'TestDistributed(MinIO|RollingRestart)$' "$@" ./test/e2e/
 
 echo
 echo "=== test/run.sh: summary (total $(($(date +%s) - total))s)"

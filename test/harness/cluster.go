@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -109,6 +110,26 @@ func (c *Cluster) WaitHealthy(d time.Duration) error {
 	return nil
 }
 
+// WaitAllOnline waits until every running node sees every other node's
+// drive online: each answers /minio/health/cluster?maintenance=true with
+// 200, which (one drive per node, write quorum 3 of 4) it does only when
+// the cluster keeps write quorum without it, i.e. when it sees all three
+// other drives. This is the check an operator makes before restarting
+// the next node; WaitHealthy alone passes while the others still count a
+// restarted node as offline.
+func (c *Cluster) WaitAllOnline(d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for _, nd := range c.Nodes {
+		if !nd.Running() {
+			continue
+		}
+		if err := nd.waitHealth("/minio/health/cluster?maintenance=true", time.Until(deadline)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Stop kills every node and the balancer and removes the drives.
 func (c *Cluster) Stop() {
 	if c.Balancer != nil {
@@ -158,6 +179,24 @@ func (nd *Node) Kill() {
 	nd.cmd, nd.exited = nil, nil
 }
 
+// Stop stops the node as an operator's restart does: SIGTERM, then
+// SIGKILL if it has not exited within 30 s. It waits for the exit.
+func (nd *Node) Stop() {
+	nd.mu.Lock()
+	defer nd.mu.Unlock()
+	if nd.cmd == nil {
+		return
+	}
+	nd.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-nd.exited:
+	case <-time.After(30 * time.Second):
+		nd.cmd.Process.Kill()
+		<-nd.exited
+	}
+	nd.cmd, nd.exited = nil, nil
+}
+
 // Running reports whether the node's process was started and not killed.
 func (nd *Node) Running() bool {
 	nd.mu.Lock()
@@ -169,8 +208,14 @@ func (nd *Node) Running() bool {
 func (nd *Node) Log() string { return nd.log.String() }
 
 func (nd *Node) waitHealthy(d time.Duration) error {
+	return nd.waitHealth("/minio/health/cluster", d)
+}
+
+// waitHealth waits until the node answers the health check at path with
+// 200.
+func (nd *Node) waitHealth(path string, d time.Duration) error {
 	probe := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{Proxy: nil}}
-	url := "http://127.0.0.1:" + strconv.Itoa(nd.Port) + "/minio/health/cluster"
+	url := "http://127.0.0.1:" + strconv.Itoa(nd.Port) + path
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
 		nd.mu.Lock()
@@ -191,7 +236,7 @@ func (nd *Node) waitHealthy(d time.Duration) error {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	return fmt.Errorf("minio node %d not healthy within %v: %s", nd.Port, d, nd.Log())
+	return fmt.Errorf("minio node %d not healthy (%s) within %v: %s", nd.Port, path, d, nd.Log())
 }
 
 // Balancer is a TCP round-robin load balancer on 127.0.0.1: each new
@@ -201,9 +246,10 @@ func (nd *Node) waitHealthy(d time.Duration) error {
 type Balancer struct {
 	l        net.Listener
 	backends []string
-	mu       sync.Mutex // protects next, conns
+	mu       sync.Mutex // protects next, conns, last
 	next     int
 	conns    map[net.Conn]struct{}
+	last     int // the backend that last got bytes from a client
 	wg       sync.WaitGroup
 }
 
@@ -235,6 +281,22 @@ func (b *Balancer) Close() {
 	}
 	b.mu.Unlock()
 	b.wg.Wait()
+}
+
+// LastUsed is the index of the backend that most recently got bytes of
+// a request: the one serving the request in flight when requests go one
+// at a time.
+func (b *Balancer) LastUsed() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.last
+}
+
+// used records that backend i got bytes from a client.
+func (b *Balancer) used(i int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.last = i
 }
 
 func (b *Balancer) serve() {
@@ -273,9 +335,10 @@ func (b *Balancer) proxy(client net.Conn) {
 	defer func() { client.Close(); b.track(client, false) }()
 	start := b.pick()
 	var backend net.Conn
+	idx := 0
 	for k := 0; k < len(b.backends); k++ {
-		addr := b.backends[(start+k)%len(b.backends)]
-		c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+		idx = (start + k) % len(b.backends)
+		c, err := net.DialTimeout("tcp", b.backends[idx], 2*time.Second)
 		if err == nil {
 			backend = c
 			break
@@ -287,15 +350,29 @@ func (b *Balancer) proxy(client net.Conn) {
 	b.track(backend, true)
 	defer func() { backend.Close(); b.track(backend, false) }()
 	done := make(chan struct{}, 2)
-	pipe := func(dst, src net.Conn) {
+	pipe := func(dst net.Conn, src io.Reader) {
 		io.Copy(dst, src)
 		if tc, ok := dst.(*net.TCPConn); ok {
 			tc.CloseWrite()
 		}
 		done <- struct{}{}
 	}
-	go pipe(backend, client)
+	go pipe(backend, noteReads{client, func() { b.used(idx) }})
 	go pipe(client, backend)
 	<-done
 	<-done
+}
+
+// noteReads is a connection whose reads call read when they return bytes.
+type noteReads struct {
+	net.Conn
+	read func()
+}
+
+func (r noteReads) Read(p []byte) (int, error) {
+	n, err := r.Conn.Read(p)
+	if n > 0 {
+		r.read()
+	}
+	return n, err
 }
