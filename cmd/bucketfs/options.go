@@ -112,6 +112,7 @@ func newFlagSet(cfg *config) *flag.FlagSet {
 
 	// Time limits.
 	fl.DurationVar(&cfg.s3.RequestTimeout, "request-timeout", s3client.DefaultRequestTimeout, "longest wait for an S3 answer, retries included (`duration`); after an upload's last byte, for its answer")
+	fl.DurationVar(&cfg.s3.UploadTimeout, "upload-timeout", s3client.DefaultUploadTimeout, "longest an upload (PUT, part, multipart completion) is retried, from its first attempt (`duration`); the default outlasts a distributed MinIO's hold on a write whose lock a killed node held (up to 2 min)")
 	fl.DurationVar(&cfg.s3.IdleTimeout, "idle-timeout", s3client.DefaultIdleTimeout, "a body sent or received that moves no byte for this `duration` fails the attempt, which is retried")
 	fl.StringVar(&cfg.fs.Write.TempDir, "temp-dir", "", "`directory` for staging partially rewritten files (default $TMPDIR)")
 
@@ -269,8 +270,8 @@ func (cfg *config) resolve() error {
 	if cfg.fs.MaxMemory <= 0 {
 		return fmt.Errorf("--max-memory must be positive")
 	}
-	if cfg.s3.RequestTimeout <= 0 || cfg.s3.IdleTimeout <= 0 {
-		return fmt.Errorf("--request-timeout and --idle-timeout must be positive")
+	if cfg.s3.RequestTimeout <= 0 || cfg.s3.IdleTimeout <= 0 || cfg.s3.UploadTimeout <= 0 {
+		return fmt.Errorf("--request-timeout, --upload-timeout and --idle-timeout must be positive")
 	}
 	if cfg.fs.AbortStaleUploads < 0 {
 		return fmt.Errorf("--abort-stale-uploads must not be negative (0 turns it off)")

@@ -268,3 +268,17 @@ func TestParseArgsEncryption(t *testing.T) {
 		}
 	}
 }
+
+func TestParseArgsUploadTimeout(t *testing.T) {
+	cfg, err := parseArgs([]string{"b", "/mnt"})
+	if err != nil || cfg.s3.UploadTimeout != s3client.DefaultUploadTimeout {
+		t.Errorf("default: %v, %v", cfg.s3.UploadTimeout, err)
+	}
+	cfg, err = parseArgs([]string{"-o", "upload_timeout=90s", "b", "/mnt"})
+	if err != nil || cfg.s3.UploadTimeout != 90*time.Second {
+		t.Errorf("-o upload_timeout=90s: %v, %v", cfg.s3.UploadTimeout, err)
+	}
+	if _, err := parseArgs([]string{"--upload-timeout", "0s", "b", "/mnt"}); err == nil || !strings.Contains(err.Error(), "--upload-timeout") {
+		t.Errorf("--upload-timeout 0s: %v", err)
+	}
+}
