@@ -199,6 +199,7 @@ func (c *Client) copyThrough(ctx context.Context, bucket, key, srcBucket, srcKey
 		put = PutOptions{ContentType: opts.ContentType, Metadata: opts.Metadata, ContentHeaders: opts.ContentHeaders}
 	}
 	get := GetOptions{IfMatch: info.ETag}
+	partSize = max(partSize, (info.Size+MaxParts-1)/MaxParts) // past 156 GiB, larger parts
 	buf := make([]byte, min(info.Size, partSize))
 	read := func(off int64, p []byte) error {
 		n, _, err := c.ReadObject(ctx, srcBucket, srcKey, off, p, get)
