@@ -173,8 +173,13 @@ func TestCacheOverwrittenByAnotherClient(t *testing.T) {
 	dir := t.TempDir()
 	m := mountBucket(t, bucket, "--cache-dir", dir, "--cache-ttl", "1s", "--kernel-cache-ttl", "1s")
 	readExact(t, filepath.Join(m.Dir, "f"), old)
-	if len(cacheBlocks(t, dir)) == 0 {
-		t.Fatal("no block cached")
+	// The write-behind writes the blocks after the read.
+	waitFor(t, 5*time.Second, "a block file", func() (string, bool) {
+		n := len(cacheBlocks(t, dir))
+		return fmt.Sprintf("%d block files", n), n > 0
+	})
+	if t.Failed() {
+		t.FailNow()
 	}
 	now := bytes.Repeat([]byte("new bytes "), len(old)/10+1)[:len(old)]
 	if _, err := client.PutObject(ctx(t), bucket, "f", bytes.NewReader(now), int64(len(now)), s3client.PutOptions{}); err != nil {
@@ -361,9 +366,10 @@ func TestCacheOnFullTmpfs(t *testing.T) {
 	if n := strings.Count(log, `level=warning msg="data cache`); n != 1 {
 		t.Errorf("data cache warnings: got %d, want 1:\n%s", n, log)
 	}
-	if n := len(cacheBlocks(t, dir)); n == 0 {
-		t.Errorf("no blocks cached on the tmpfs")
-	}
+	waitFor(t, 5*time.Second, "blocks cached on the tmpfs", func() (string, bool) {
+		n := len(cacheBlocks(t, dir))
+		return fmt.Sprintf("%d block files", n), n > 0
+	})
 	// The cache keeps working in the space it has: a re-read after a
 	// remount is exact.
 	if err := m.Unmount(); err != nil {
