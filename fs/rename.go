@@ -119,7 +119,8 @@ func (d *Dir) Rename(ctx context.Context, name string, newParent gofs.InodeEmbed
 			return errno
 		}
 	}
-	if err := d.fsys.moveObject(ctx, src, dst, a.Size); err != nil {
+	ctime, err := d.fsys.moveObject(ctx, src, dst, a.Size)
+	if err != nil {
 		return d.fsys.errno("rename", src.key, err)
 	}
 	if err := d.fsys.store.DeleteObject(ctx, src.bucket, src.key); err != nil {
@@ -134,7 +135,7 @@ func (d *Dir) Rename(ctx context.Context, name string, newParent gofs.InodeEmbed
 	a.ETag = ""
 	if a.Meta != nil {
 		m := a.Meta.clone()
-		m.Ctime = time.Now()
+		m.Ctime = ctime // what the copy's metadata says
 		a.Meta = m
 	}
 	if f := d.childFile(name); f != nil {
@@ -171,11 +172,11 @@ func (f *FS) copyObject(ctx context.Context, src, dst loc, size int64) error {
 // headers, sent again with REPLACE after a HEAD: the COPY directive loses
 // some (MinIO drops Expires). A Content-Type derived from the old name
 // (derivedContentType) is derived again from the new one; an explicit
-// one is kept.
-func (f *FS) moveObject(ctx context.Context, src, dst loc, size int64) error {
+// one is kept. It returns the ctime the copy's metadata holds.
+func (f *FS) moveObject(ctx context.Context, src, dst loc, size int64) (ctime time.Time, err error) {
 	info, err := f.store.HeadObject(ctx, src.bucket, src.key)
 	if err != nil {
-		return err
+		return time.Time{}, err
 	}
 	ct := info.ContentType
 	if derivedContentType(ct, src.key) && info.Metadata["mode"] != strconv.Itoa(syscall.S_IFLNK|0o777) {
@@ -185,12 +186,13 @@ func (f *FS) moveObject(ctx context.Context, src, dst loc, size int64) error {
 	for k, v := range info.Metadata {
 		md[k] = v
 	}
-	md["ctime"] = strconv.FormatInt(time.Now().Unix(), 10) // a rename moves ctime
+	ctime = time.Unix(time.Now().Unix(), 0) // a rename moves ctime
+	md["ctime"] = strconv.FormatInt(ctime.Unix(), 10)
 	_, err = f.store.CopyObjectAnySize(ctx, dst.bucket, dst.key, src.bucket, src.key, size, s3client.CopyOptions{
 		ReplaceMetadata: true, Metadata: md, ContentType: ct,
 		ContentHeaders: info.ContentHeaders, IfMatch: info.ETag,
 	})
-	return err
+	return ctime, err
 }
 
 // renameDir copies every key below src/ to dst/, then deletes the
