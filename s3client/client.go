@@ -5,6 +5,7 @@
 //
 //   - client.go: Client, Options and New; do, one call with its retries,
 //     clock-skew correction and fall-back to SigV2; once, one attempt.
+//     retry.go: what is retried, and for how long.
 //   - request.go: request, one call before it is sent: path-style or
 //     virtual-host addressing, and signing with either signer.
 //   - sigv4.go, sigv2.go: the signers, as pure steps with the time given.
@@ -36,11 +37,9 @@ package s3client
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strings"
@@ -305,7 +304,7 @@ func (c *Client) do(ctx context.Context, r *request) (*http.Response, error) {
 		if switched, resp, err := c.probeV2(ctx, r, err, cred); switched {
 			return resp, err
 		}
-		if !retryable(r.method, err) || attempt >= c.opts.MaxRetries || c.opts.MaxRetries < 0 || time.Now().After(deadline) {
+		if !retryable(r, err) || attempt >= c.opts.MaxRetries || c.opts.MaxRetries < 0 || time.Now().After(deadline) {
 			return nil, lastErr
 		}
 		delay := min(backoff(c.opts.RetryBase, attempt), time.Until(deadline))
@@ -407,82 +406,6 @@ func (c *Client) refreshRefused(ctx context.Context, r *request, err error, cred
 		return err == nil && !sameKeys(now, cred)
 	}
 	return false
-}
-
-// backoff is full-jitter exponential backoff capped at 5s.
-func backoff(base time.Duration, attempt int) time.Duration {
-	d := base << attempt
-	if d > 5*time.Second || d <= 0 {
-		d = 5 * time.Second
-	}
-	return d/2 + rand.N(d/2+1)
-}
-
-// retryable says whether err is worth another try of a method request.
-// A POST (create or complete a multipart upload) is not idempotent: after
-// a network failure the server may have acted, so it is not repeated.
-func retryable(method string, err error) bool {
-	var s3err *Error
-	if errors.As(err, &s3err) {
-		switch s3err.StatusCode {
-		case 500, 502, 503, 504:
-			return true
-		case 499:
-			// MinIO's ClientDisconnected: the server dropped the request
-			// before answering (a node shutting down cancels what it
-			// serves); another node, or the same one back, may take it.
-			return true
-		}
-		return s3err.Code == "SlowDown" || s3err.Code == "InternalError" || s3err.Code == "RequestTimeout"
-	}
-	if errors.Is(err, ErrStalled) {
-		// Given up by our watchdog: like a reset, unless the server may
-		// have acted on a POST.
-		return method != http.MethodPost
-	}
-	if errors.Is(err, context.Canceled) {
-		return false // do has checked that the caller did not cancel
-	}
-	// An untrusted or mismatched certificate stays so.
-	var certErr *tls.CertificateVerificationError
-	if errors.As(err, &certErr) {
-		return false
-	}
-	// Connection resets, EOFs, refused connections, timeouts.
-	return method != http.MethodPost
-}
-
-// uploadOps are the calls that write an object's bytes, whose retries
-// go on for UploadTimeout: a write may be held by a server for longer
-// than a metadata call would wait (see DefaultUploadTimeout).
-var uploadOps = map[string]bool{"PutObject": true, "UploadPart": true, "CompleteMultipartUpload": true}
-
-// callTimeout is the budget of one call of r, retries included.
-func (c *Client) callTimeout(r *request) time.Duration {
-	if uploadOps[r.op] {
-		return c.opts.UploadTimeout
-	}
-	return c.opts.RequestTimeout
-}
-
-// slowAnswers are the calls whose answer may take the server long
-// (copying or assembling an object): one attempt may wait for it until
-// the call's deadline.
-var slowAnswers = map[string]bool{"CopyObject": true, "UploadPartCopy": true, "CompleteMultipartUpload": true}
-
-// answerWait is how long one attempt of r waits for the answer's headers,
-// the call's deadline being deadline: a third of RequestTimeout at most,
-// but for slowAnswers. A server that holds a request without answering
-// (a node of a distributed MinIO waiting on a dead peer, seen behind a
-// load balancer) then costs one attempt, and the retry, on a new
-// connection, may reach a node that answers, instead of the whole
-// budget going to the first wait.
-func (c *Client) answerWait(r *request, deadline time.Time) time.Duration {
-	d := time.Until(deadline)
-	if slowAnswers[r.op] {
-		return d
-	}
-	return min(d, c.opts.RequestTimeout/3)
 }
 
 // once sends r a single time. A request without a body must have its

@@ -186,12 +186,12 @@ func TestOpsEmbeddedError(t *testing.T) {
 	h := http.Header{"X-Amz-Request-Id": {"hdr-id"}}
 	e := embeddedError("CompleteMultipartUpload", "b", "k", 200, h, []byte(awsErrorXML))
 	if e == nil || e.Code != "InternalError" || e.Bucket != "b" || e.Key != "k" || e.StatusCode != 200 || e.RequestID != "hdr-id" ||
-		!strings.Contains(e.Message, "internal error") || !retryable(http.MethodGet, e) {
+		!strings.Contains(e.Message, "internal error") || !retryable(&request{method: http.MethodGet}, e) {
 		t.Errorf("aws: got %+v", e)
 	}
 	e = embeddedError("CopyObject", "b", "k", 200, http.Header{}, []byte(rgwErrorXML))
 	if e == nil || e.Code != "NoSuchKey" || e.Message != "" || e.RequestID != "tx0000000000000000000a1-0065-default" ||
-		!errors.Is(e, ErrNotFound) || retryable(http.MethodGet, e) {
+		!errors.Is(e, ErrNotFound) || retryable(&request{method: http.MethodGet}, e) {
 		t.Errorf("rgw: got %+v", e)
 	}
 	if e := embeddedError("CopyObject", "b", "k", 200, http.Header{}, []byte(`<Error><Message>m</Message></Error>`)); e == nil || e.Code != "InternalError" {
