@@ -40,6 +40,7 @@ type fakeStore struct {
 	calls    map[string]int
 	gotBytes int64         // bytes returned by GetObject
 	putErr   error         // returned by PutObject when set
+	getErr   error         // returned by ReadObject when set
 	putGate  chan struct{} // when set, PutObject waits until it is closed
 	// listGate, when set, holds each ListObjects answer, made already,
 	// until it is closed (a LIST that sees the bucket before a change and
@@ -105,6 +106,12 @@ func (s *fakeStore) failPuts(err error) {
 	s.putErr = err
 }
 
+func (s *fakeStore) failGets(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.getErr = err
+}
+
 // count returns how many requests of op were made.
 func (s *fakeStore) count(op string) int {
 	s.mu.Lock()
@@ -162,6 +169,9 @@ func (s *fakeStore) ReadObject(ctx context.Context, bucket, key string, off int6
 	defer s.mu.Unlock()
 	if err := s.begin("GetObject", bucket); err != nil {
 		return 0, nil, err
+	}
+	if s.getErr != nil {
+		return 0, nil, s.getErr
 	}
 	data, ok := s.objects[key]
 	if !ok {

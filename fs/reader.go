@@ -47,6 +47,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/sirupsen/logrus"
 
@@ -155,6 +156,10 @@ type reader struct {
 	mu     sync.Mutex // protects the fields below
 	v      version    // v.size shrinks if answers show the object did
 	failed error      // set when the object changed: every read fails
+	// The last GET that failed (for another reason), and when: within
+	// failMemory of it, fetches fail at once and nothing is read ahead.
+	lastErr   error
+	lastErrAt time.Time
 	chunks map[int64]*chunk
 	next   int64 // where the last read ended
 	ahead  int   // chunks fetched ahead; 0 while reads are random
@@ -324,10 +329,13 @@ func (r *reader) size() int64 {
 
 // startLocked returns chunk i, starting its GET if needed; a chunk only
 // read ahead is not started (nil) if the memory budget has no room for
-// it. r.mu must be held.
+// it, or if a GET has just failed. r.mu must be held.
 func (r *reader) startLocked(i int64, ahead bool) *chunk {
 	if c, ok := r.chunks[i]; ok {
 		return c
+	}
+	if ahead && r.recentErrLocked() != nil {
+		return nil
 	}
 	start := i * r.opts.ChunkSize
 	length := min(r.opts.ChunkSize, r.v.size-start)
@@ -404,16 +412,22 @@ func (r *reader) readBlocks(dest []byte, off int64) (int, error) {
 func (r *reader) fetch(start int64, data []byte) ([]byte, *s3client.ObjectInfo, error) {
 	length := int64(len(data))
 	r.mu.Lock()
-	etag, failed := r.v.etag, r.failed
+	etag, failed, recent := r.v.etag, r.failed, r.recentErrLocked()
 	r.mu.Unlock()
 	if failed != nil {
 		return data[:0], nil, failed
+	}
+	if recent != nil {
+		return data[:0], nil, recent
 	}
 	n, info, err := r.data.ReadObject(context.Background(), r.l.bucket, r.l.key, start, data, s3client.GetOptions{IfMatch: etag})
 	if errors.Is(err, s3client.ErrPreconditionFailed) {
 		return data[:0], nil, r.fail(etag)
 	}
 	if err != nil {
+		r.mu.Lock()
+		r.lastErr, r.lastErrAt = err, time.Now()
+		r.mu.Unlock()
 		return data[:0], nil, err
 	}
 	r.mu.Lock()
@@ -438,6 +452,22 @@ func (r *reader) fetch(start int64, data []byte) ([]byte, *s3client.ObjectInfo, 
 		}
 	}
 	return data[:n], info, nil
+}
+
+// failMemory is how long after a failed GET the reader's fetches fail at
+// once with its error. The client has retried that GET for up to
+// --request-timeout already, and the kernel asks again at once for a read
+// whose read-ahead failed: without this, each ask waited out the retries
+// again (a cat with the server away took 154 s to fail, not 60).
+var failMemory = 5 * time.Second
+
+// recentErrLocked is the last failed GET's error if it is recent enough
+// to be the answer, else nil. r.mu must be held.
+func (r *reader) recentErrLocked() error {
+	if r.lastErr != nil && time.Since(r.lastErrAt) < failMemory {
+		return r.lastErr
+	}
+	return nil
 }
 
 // fail records that the object is no longer the version pinned with

@@ -10,10 +10,12 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	logtest "github.com/sirupsen/logrus/hooks/test"
 
 	"github.com/bucketfs/bucketfs/cache"
+	"github.com/bucketfs/bucketfs/s3client"
 )
 
 func TestSequentialReadAhead(t *testing.T) {
@@ -224,5 +226,42 @@ func TestReadVerifiesMultipart(t *testing.T) {
 			t.Errorf("%d bytes: the damage was not logged", size)
 		}
 		os.Remove(p)
+	}
+}
+
+// A read whose GET failed (the server away, after the client's retries)
+// makes the reads of that handle that need a GET fail at once for
+// failMemory, without a request: the kernel asks again for a failed
+// read at once, and each ask used to wait out the retries again. After
+// failMemory the next read asks the server, and gets the bytes.
+func TestReadFailureRemembered(t *testing.T) {
+	old := failMemory
+	failMemory = 300 * time.Millisecond
+	t.Cleanup(func() { failMemory = old })
+	data := randomBytes(1 << 20)
+	store := newFakeStore(t, "b")
+	store.set("f", data)
+	mnt, _ := testMount(t, store, Options{}, cache.Options{})
+	f, err := os.Open(filepath.Join(mnt, "f"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	store.failGets(&s3client.Error{Op: "GetObject", Bucket: "b", Key: "f", StatusCode: 503, Code: "ServiceUnavailable"})
+	buf := make([]byte, 4096)
+	if _, err := f.ReadAt(buf, 0); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("read with GETs failing: got %v, want EIO", err)
+	}
+	gets := store.count("GetObject")
+	if _, err := f.ReadAt(buf, 0); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("read again at once: got %v, want EIO", err)
+	}
+	if n := store.count("GetObject") - gets; n != 0 {
+		t.Errorf("read again at once: %d GETs, want none", n)
+	}
+	store.failGets(nil)
+	time.Sleep(failMemory + 100*time.Millisecond)
+	if _, err := f.ReadAt(buf, 0); err != nil || !bytes.Equal(buf, data[:4096]) {
+		t.Fatalf("read after failMemory with the server back: %v (bytes equal: %v)", err, bytes.Equal(buf, data[:4096]))
 	}
 }

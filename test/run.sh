@@ -61,7 +61,7 @@ fuzz() {
 }
 pass "race detector: fs, cache, s3client" go test -race -count=1 -timeout 20m "$@" ./fs/ ./cache/... ./s3client/
 pass "fuzz targets (${FUZZTIME:-10s} each)" fuzz
-# TestDistributedAllDown (every node stopped, ~3.5 min) is left to be run by hand.
+# TestDistributedAllDown (every node stopped, ~2.5 min) is left to be run by hand.
 pass "e2e on a 4-node MinIO" \
   env BUCKETFS_TEST_DISTRIBUTED=1 BUCKETFS_TEST_SERVER=minio BUCKETFS_TEST_SIGNATURE=auto \
   go test -count=1 -timeout 10m -run 'TestDistributed(MinIO|RollingRestart)$' "$@" ./test/e2e/

@@ -19,7 +19,7 @@ import (
 // is about), ls of a directory not listed yet. Each must fail with EIO
 // ("Input/output error", a non-zero exit) within minutes, the mount must
 // stay mounted, and once the nodes are back the old objects are intact
-// and read. It takes about 4 minutes, so test/run.sh leaves it out: run
+// and read. It takes over 2 minutes, so test/run.sh leaves it out: run
 // it with BUCKETFS_TEST_DISTRIBUTED=1 -run TestDistributedAllDown.
 func TestDistributedAllDown(t *testing.T) {
 	bucket := "e2e-alldown"
