@@ -3,6 +3,9 @@ package s3client
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sirupsen/logrus"
 )
 
 // MaxParts is the largest part number S3 accepts.
@@ -139,16 +144,72 @@ func (c *Client) CompleteMultipartUpload(ctx context.Context, bucket, key, uploa
 	h.Set("Content-Type", "application/xml")
 	h.Set("Content-MD5", sum)
 	q := url.Values{"uploadId": {uploadID}}
-	body, err := c.doXML(ctx, &request{op: "CompleteMultipartUpload", method: http.MethodPost, bucket: bucket, key: key,
-		query: q, header: h, body: bytes.NewReader(doc), size: int64(len(doc))})
-	if err != nil {
-		return "", err
+	send := func() (string, error) {
+		body, err := c.doXML(ctx, &request{op: "CompleteMultipartUpload", method: http.MethodPost, bucket: bucket, key: key,
+			query: q, header: h, body: bytes.NewReader(doc), size: int64(len(doc))})
+		if err != nil {
+			return "", err
+		}
+		etag, err := parseCompleteMultipart(body)
+		if err != nil {
+			return "", fmt.Errorf("s3 CompleteMultipartUpload %q: %w", where(bucket, key), err)
+		}
+		return etag, nil
 	}
-	etag, err = parseCompleteMultipart(body)
-	if err != nil {
-		return "", fmt.Errorf("s3 CompleteMultipartUpload %q: %w", where(bucket, key), err)
+	etag, err = send()
+	var s3err *Error
+	if err == nil || errors.As(err, &s3err) || ctx.Err() != nil || errors.Is(err, context.Canceled) {
+		return etag, err
 	}
-	return etag, nil
+	return c.confirmComplete(ctx, bucket, key, parts, send, err)
+}
+
+// confirmComplete follows a completion whose answer was lost, lost being
+// the network error: the server may have completed the upload. If the
+// connection failed, the completion is sent once more, and an answer is
+// the answer. Then (or at once, if the wait for the answer ran out: the
+// server had the request, and may still be at it) NoSuchUpload, the
+// upload gone, is checked: the object is ours if its ETag is the one these
+// parts make (multipartETag). Anything else, and parts whose ETags are
+// not MD5s (encrypted uploads), leave the first error standing.
+func (c *Client) confirmComplete(ctx context.Context, bucket, key string, parts []CompletedPart, send func() (string, error), lost error) (string, error) {
+	log := c.log.WithFields(logrus.Fields{"bucket": bucket, "key": key})
+	if !errors.Is(lost, ErrStalled) {
+		etag, err := send()
+		if err == nil {
+			log.Infof("completion's answer lost (%v); sent again, completed", lost)
+			return etag, nil
+		}
+		var s3err *Error
+		if !errors.As(err, &s3err) || s3err.Code != "NoSuchUpload" {
+			return "", lost
+		}
+	}
+	want, ok := multipartETag(parts)
+	if !ok {
+		return "", lost
+	}
+	info, err := c.HeadObject(ctx, bucket, key)
+	if err != nil || !strings.EqualFold(strings.Trim(info.ETag, `"`), want) {
+		return "", lost
+	}
+	log.Infof("completion's answer lost (%v); the object's ETag is its parts': completed", lost)
+	return info.ETag, nil
+}
+
+// multipartETag is the ETag S3 gives the object a multipart upload of
+// parts makes: the hex MD5 of their MD5s, a dash, their number. ok is
+// false if a part's ETag is not an MD5 (as for encrypted parts).
+func multipartETag(parts []CompletedPart) (etag string, ok bool) {
+	h := md5.New()
+	for _, p := range parts {
+		sum, err := hex.DecodeString(strings.Trim(p.ETag, `"`))
+		if err != nil || len(sum) != md5.Size {
+			return "", false
+		}
+		h.Write(sum)
+	}
+	return fmt.Sprintf("%x-%d", h.Sum(nil), len(parts)), true
 }
 
 // AbortMultipartUpload discards an upload and the parts sent so far. An

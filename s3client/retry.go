@@ -60,7 +60,8 @@ func retryable(r *request, err error) bool {
 // starts one upload more, which holds no part and which nothing completes;
 // not repeating it made a cp of a large file fail at once when the server
 // was away, where a small file's PUT waits for it. A completion the server
-// may have made is not repeated: its retry would find no upload.
+// may have made is not repeated here, where a retry that finds no upload
+// would be an error: CompleteMultipartUpload confirms it (confirmComplete).
 func postRepeatable(op string, err error) bool {
 	var oe *net.OpError
 	return op == "CreateMultipartUpload" || errors.As(err, &oe) && oe.Op == "dial"

@@ -2,7 +2,9 @@ package s3client
 
 import (
 	"context"
+	"crypto/md5"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -33,9 +35,8 @@ func dropFirst(t *testing.T, answer string) (http.HandlerFunc, *atomic.Int32) {
 
 // A CreateMultipartUpload whose connection dies before the answer is sent
 // again (a second upload is harmless), so a large cp survives a server
-// that restarts; a completion that dies the same way is not (the server
-// may have completed the upload).
-func TestPostRepeatedOnlyIfHarmless(t *testing.T) {
+// that restarts.
+func TestCreateRepeatedAfterLostAnswer(t *testing.T) {
 	h, n := dropFirst(t, `<InitiateMultipartUploadResult><UploadId>u2</UploadId></InitiateMultipartUploadResult>`)
 	c := newTestClient(t, h, Options{})
 	id, err := c.CreateMultipartUpload(context.Background(), "bkt", "k", PutOptions{})
@@ -45,15 +46,64 @@ func TestPostRepeatedOnlyIfHarmless(t *testing.T) {
 	if got := n.Load(); got != 2 {
 		t.Errorf("create attempts: got %d, want 2", got)
 	}
+}
 
-	h, n = dropFirst(t, `<CompleteMultipartUploadResult><ETag>"m-1"</ETag></CompleteMultipartUploadResult>`)
-	c = newTestClient(t, h, Options{})
-	parts := []CompletedPart{{PartNumber: 1, ETag: `"e"`}}
-	if _, err := c.CompleteMultipartUpload(context.Background(), "bkt", "k", "u1", parts); err == nil {
-		t.Errorf("completion with its connection dropped: succeeded, want the error")
-	}
-	if got := n.Load(); got != 1 {
-		t.Errorf("completion attempts: got %d, want 1", got)
+// A completion whose connection dies after the server has it: sent again,
+// its answer counts; if the server says the upload is gone, the object
+// is ours only if its ETag is the one our parts make.
+func TestCompleteAnswerLost(t *testing.T) {
+	md5hex := func(s string) string { return fmt.Sprintf("%x", md5.Sum([]byte(s))) }
+	parts := []CompletedPart{{PartNumber: 1, ETag: `"` + md5hex("a") + `"`}, {PartNumber: 2, ETag: `"` + md5hex("b") + `"`}}
+	a, b := md5.Sum([]byte("a")), md5.Sum([]byte("b"))
+	ours := fmt.Sprintf("%x-2", md5.Sum(append(a[:], b[:]...)))
+	for _, tc := range []struct {
+		name      string
+		parts     []CompletedPart
+		again     func(w http.ResponseWriter) // the second completion's answer
+		headETag  string
+		wantETag  string // "" for an error
+		wantHeads int32
+	}{
+		{"answered again", parts, func(w http.ResponseWriter) {
+			io.WriteString(w, `<CompleteMultipartUploadResult><ETag>"`+ours+`"</ETag></CompleteMultipartUploadResult>`)
+		}, "", `"` + ours + `"`, 0},
+		{"gone, object is ours", parts, func(w http.ResponseWriter) { writeError(w, 404, "NoSuchUpload") }, ours, `"` + ours + `"`, 1},
+		{"gone, object is another", parts, func(w http.ResponseWriter) { writeError(w, 404, "NoSuchUpload") }, md5hex("x") + "-2", "", 1},
+		{"gone, parts not MD5s", []CompletedPart{{PartNumber: 1, ETag: `"enc-1"`}}, func(w http.ResponseWriter) { writeError(w, 404, "NoSuchUpload") }, ours, "", 0},
+		{"refused again", parts, func(w http.ResponseWriter) { writeError(w, 400, "InvalidPart") }, ours, "", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var posts, heads atomic.Int32
+			c := newTestClient(t, func(w http.ResponseWriter, r *http.Request) {
+				io.Copy(io.Discard, r.Body)
+				switch r.Method {
+				case http.MethodHead:
+					heads.Add(1)
+					w.Header().Set("ETag", `"`+tc.headETag+`"`)
+				case http.MethodPost:
+					if posts.Add(1) == 1 {
+						conn, _, _ := http.NewResponseController(w).Hijack()
+						conn.Close()
+						return
+					}
+					tc.again(w)
+				}
+			}, Options{})
+			etag, err := c.CompleteMultipartUpload(context.Background(), "bkt", "k", "u1", tc.parts)
+			if tc.wantETag == "" {
+				if err == nil {
+					t.Errorf("got ETag %q, want the lost answer's error", etag)
+				}
+			} else if err != nil || etag != tc.wantETag {
+				t.Errorf("got %q, %v; want %q", etag, err, tc.wantETag)
+			}
+			if got := posts.Load(); got != 2 {
+				t.Errorf("completions sent: %d, want 2", got)
+			}
+			if got := heads.Load(); got != tc.wantHeads {
+				t.Errorf("HEADs: %d, want %d", got, tc.wantHeads)
+			}
+		})
 	}
 }
 
